@@ -1,0 +1,97 @@
+"""The auditors' CSV export: one row per decision, streamed so memory stays flat however many rows."""
+
+import csv
+from datetime import UTC, datetime
+
+from decisions.models import Decision
+
+COLUMNS = [
+    "decision_id",
+    "request_id",
+    "submitted_at",
+    "decided_at",
+    "requester",
+    "identity",
+    "identity_kind",
+    "role",
+    "privilege_level",
+    "duration_hours",
+    "justification",
+    "risk_score",
+    "risk_band",
+    "factors",
+    "policy_verdict",
+    "verdict",
+    "engine",
+    "ai_error",
+    "reasoning",
+    "risk_drivers",
+    "recommended_controls",
+    "conditions",
+    "policy_version",
+    "status",
+    "expires_at",
+]
+
+# A spreadsheet treats a cell starting with one of these as a formula; user text must never run as one.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def iso_utc(moment: datetime | None) -> str:
+    return "" if moment is None else moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def neutralise(value: str) -> str:
+    """Prefix a quote so spreadsheet programs show the cell as text (OWASP's advice for CSV injection)."""
+    return f"'{value}" if value.startswith(FORMULA_PREFIXES) else value
+
+
+def decision_row(decision: Decision) -> list:
+    access_request = decision.request
+    factors = "; ".join(f"{f['code']} +{f['points']}" for f in decision.factors)
+    text = [
+        access_request.requester.username,
+        access_request.identity.username,
+        access_request.identity.kind,
+        access_request.role.slug,
+        access_request.role.privilege_level,
+    ]
+    return [
+        decision.pk,
+        access_request.pk,
+        iso_utc(access_request.submitted_at),
+        iso_utc(decision.created_at),
+        *[neutralise(value) for value in text],
+        access_request.duration_hours,
+        neutralise(access_request.justification),
+        decision.risk_score,
+        decision.risk_band,
+        factors,
+        decision.policy_verdict,
+        decision.verdict,
+        neutralise(decision.engine),
+        neutralise(decision.ai_error),
+        neutralise(decision.reasoning),
+        neutralise("; ".join(decision.risk_drivers)),
+        neutralise("; ".join(decision.recommended_controls)),
+        ";".join(decision.conditions),
+        decision.policy_version,
+        access_request.status,
+        iso_utc(access_request.expires_at),
+    ]
+
+
+class Echo:
+    """A file-like object whose write() hands the line back, for csv.writer inside a generator."""
+
+    def write(self, value):
+        return value
+
+
+def export_rows(decisions):
+    """Yield the CSV text line by line: the header, then one line per decision, read in chunks."""
+    writer = csv.writer(Echo())
+    yield writer.writerow(COLUMNS)
+    queryset = decisions.select_related("request__requester", "request__identity", "request__role").order_by("created_at", "id")
+    for decision in queryset.iterator(chunk_size=2000):
+        yield writer.writerow(decision_row(decision))
