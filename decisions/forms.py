@@ -1,7 +1,6 @@
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
 from django import forms
-from django.utils import timezone
 
 from decisions.policy import Verdict
 
@@ -29,9 +28,9 @@ class HistoryFilterForm(forms.Form):
         if data.get("role"):
             decisions = decisions.filter(request__role__slug=data["role"])
         if data.get("since"):
-            decisions = decisions.filter(created_at__gte=datetime.combine(data["since"], time.min, tzinfo=timezone.utc))
+            decisions = decisions.filter(created_at__gte=datetime.combine(data["since"], time.min, tzinfo=UTC))
         if data.get("until"):
-            end = datetime.combine(data["until"] + timedelta(days=1), time.min, tzinfo=timezone.utc)
+            end = datetime.combine(data["until"] + timedelta(days=1), time.min, tzinfo=UTC)
             decisions = decisions.filter(created_at__lt=end)
         return decisions
 

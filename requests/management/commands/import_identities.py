@@ -1,0 +1,34 @@
+from pathlib import Path
+
+from django.core.management.base import BaseCommand, CommandError
+
+from requests.importers import IDENTITY_FORMATS, ImportRejected, identities_import, read_identity_file
+
+
+class Command(BaseCommand):
+    help = (
+        "Import identities from a file, upserting by username. The whole file is checked first: "
+        "if any row is malformed, every error is printed and nothing is imported."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help="CSV file, or for aws-credential-report the CSV or GetCredentialReport JSON")
+        parser.add_argument("--format", choices=IDENTITY_FORMATS, default="generic")
+
+    def handle(self, *args, file, format, **options):
+        path = Path(file)
+        try:
+            parsed = read_identity_file(path, format=format)
+            result = identities_import(
+                rows=parsed.rows,
+                errors=parsed.errors,
+                skipped=parsed.skipped,
+                source=f"{format}:{path.name}",
+            )
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc.strerror or exc}") from exc
+        except ImportRejected as exc:
+            for error in exc.errors:
+                self.stderr.write(str(error))
+            raise CommandError(f"{len(exc.errors)} error(s) in {path.name}; nothing was imported") from exc
+        self.stdout.write(result.summary())
