@@ -11,6 +11,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8000
 REDIS_PORT := 6379
+PG_TEST_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 
 help:
 	@echo "make demo   set everything up and serve the portal on http://127.0.0.1:$(PORT)/"
@@ -50,6 +51,13 @@ test: install
 	trap '[ -n "$$REDIS_PID" ] && kill $$REDIS_PID' EXIT
 	$(MAKE) --no-print-directory lint
 	$(PY) -m pytest
+	# Again on PostgreSQL when one answers locally (and DATABASE_URL does not already choose a database).
+	if [ -z "$${DATABASE_URL:-}" ] && $(PY) -c 'import psycopg; psycopg.connect("$(PG_TEST_URL)", connect_timeout=2)' 2>/dev/null; then
+		echo "PostgreSQL answers on 127.0.0.1:5432: running the suite on it too"
+		DATABASE_URL="$(PG_TEST_URL)" $(PY) -m pytest -q
+	else
+		echo "PostgreSQL not reachable on 127.0.0.1:5432 (or DATABASE_URL set): ran on one database only"
+	fi
 
 demo: install
 	export DJANGO_DEBUG=1

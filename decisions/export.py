@@ -92,6 +92,8 @@ def export_rows(decisions):
     """Yield the CSV text line by line: the header, then one line per decision, read in chunks."""
     writer = csv.writer(Echo())
     yield writer.writerow(COLUMNS)
-    queryset = decisions.select_related("request__requester", "request__identity", "request__role").order_by("created_at", "id")
+    queryset = decisions.select_related("request__requester", "request__identity", "request__role").order_by(
+        "created_at", "id"
+    )
     for decision in queryset.iterator(chunk_size=2000):
         yield writer.writerow(decision_row(decision))

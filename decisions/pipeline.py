@@ -24,7 +24,9 @@ logger = logging.getLogger(__name__)
 RECENT_DENIALS_DAYS = 30
 
 
-def signals_snapshot(*, identity: Identity, role: Role, requested_hours: int, recent_denials: int, now: datetime) -> scoring.Signals:
+def signals_snapshot(
+    *, identity: Identity, role: Role, requested_hours: int, recent_denials: int, now: datetime
+) -> scoring.Signals:
     """The signals at this instant, from the identity store and the role catalogue only."""
 
     def days_since(moment):
@@ -46,7 +48,9 @@ def signals_snapshot(*, identity: Identity, role: Role, requested_hours: int, re
     )
 
 
-def request_submit(*, requester, identity: Identity, role: Role, justification: str, duration_hours: int) -> AccessRequest:
+def request_submit(
+    *, requester, identity: Identity, role: Role, justification: str, duration_hours: int
+) -> AccessRequest:
     """Save the request and enqueue its evaluation once (and only once) the row is committed."""
     with transaction.atomic():
         access_request = AccessRequest.objects.create(
@@ -77,9 +81,8 @@ def request_claim(*, request_id: int, now: datetime) -> bool:
     """Atomically mark the request as being evaluated; False when it is decided or another worker holds it."""
     stale_before = now - timedelta(seconds=settings.JIT_EVALUATION_STALE_SECONDS)
     claimable = Q(status=RequestStatus.PENDING) | Q(status=RequestStatus.EVALUATING, claimed_at__lt=stale_before)
-    updated = (
-        AccessRequest.objects.filter(claimable, pk=request_id, decision__isnull=True)
-        .update(status=RequestStatus.EVALUATING, claimed_at=now, last_error="")
+    updated = AccessRequest.objects.filter(claimable, pk=request_id, decision__isnull=True).update(
+        status=RequestStatus.EVALUATING, claimed_at=now, last_error=""
     )
     return updated == 1
 

@@ -123,7 +123,9 @@ def conditions_from_controls(controls: list[str]) -> tuple[str, ...]:
     return tuple(found)
 
 
-def combine(signals: Signals, policy: Bound, ai_verdict: str | None, ai_controls: list[str]) -> tuple[str, tuple[str, ...]]:
+def combine(
+    signals: Signals, policy: Bound, ai_verdict: str | None, ai_controls: list[str]
+) -> tuple[str, tuple[str, ...]]:
     """Final verdict and conditions: the stricter of the policy bound and the AI's verdict."""
     verdict = policy.verdict if ai_verdict is None else stricter(policy.verdict, ai_verdict)
     if verdict == Verdict.DENY:

@@ -127,7 +127,11 @@ def score(signals: Signals, weights: Weights = WEIGHTS) -> Score:
         )
     denials = min(signals.recent_denials, weights.max_recent_denials)
     if denials:
-        add("RECENT_DENIALS", f"{signals.recent_denials} denied request(s) in the last 30 days", denials * weights.per_recent_denial)
+        add(
+            "RECENT_DENIALS",
+            f"{signals.recent_denials} denied request(s) in the last 30 days",
+            denials * weights.per_recent_denial,
+        )
 
     factors.sort(key=lambda f: (-f.points, f.code))
     total = max(0, min(100, sum(f.points for f in factors)))

@@ -62,7 +62,12 @@ def history(request):
     return render(
         request,
         "decisions/history.html",
-        {"form": form, "page": page, "query": query.urlencode(), "filtered": bool(form.is_bound and form.is_valid() and form.active_filters())},
+        {
+            "form": form,
+            "page": page,
+            "query": query.urlencode(),
+            "filtered": bool(form.is_bound and form.is_valid() and form.active_filters()),
+        },
     )
 
 
@@ -74,7 +79,9 @@ def export_csv(request):
     if not form.is_valid():
         errors = "; ".join(f"{field}: {' '.join(errs)}" for field, errs in form.errors.items())
         return HttpResponseBadRequest(f"Invalid filter: {errors}\n", content_type="text/plain")
-    response = StreamingHttpResponse(export_rows(form.filter(Decision.objects.all())), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        export_rows(form.filter(Decision.objects.all())), content_type="text/csv; charset=utf-8"
+    )
     stamp = timezone.now().strftime("%Y%m%dT%H%M%SZ")
     response["Content-Disposition"] = f'attachment; filename="jit-decisions-{stamp}.csv"'
     return response

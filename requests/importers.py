@@ -124,7 +124,7 @@ def read_table(text: str) -> tuple[pd.DataFrame | None, list[RowError]]:
     except pd.errors.EmptyDataError:
         return None, [RowError(None, None, "the file is empty")]
     except (pd.errors.ParserError, ValueError) as exc:
-        return None, [RowError(None, None, f"not a readable CSV file: {exc}")]
+        return None, [RowError(None, None, f"not a readable CSV file: {str(exc).strip()}")]
     frame.columns = [str(name).strip() for name in frame.columns]
     # Blank lines keep their row number (as a spreadsheet would show it) but are not rows of data.
     frame["_row"] = range(2, len(frame) + 2)

@@ -13,9 +13,13 @@ from requests.models import Identity, IdentityKind, PrivilegeLevel, Role
 def roles(db):
     make = Role.objects.create
     return {
-        "low": make(slug="read-only-access", name="ReadOnlyAccess", privilege_level=PrivilegeLevel.LOW, max_duration_hours=24),
+        "low": make(
+            slug="read-only-access", name="ReadOnlyAccess", privilege_level=PrivilegeLevel.LOW, max_duration_hours=24
+        ),
         "medium": make(slug="s3-write", name="S3Write", privilege_level=PrivilegeLevel.MEDIUM, max_duration_hours=8),
-        "high": make(slug="iam-full-access", name="IAMFullAccess", privilege_level=PrivilegeLevel.HIGH, max_duration_hours=4),
+        "high": make(
+            slug="iam-full-access", name="IAMFullAccess", privilege_level=PrivilegeLevel.HIGH, max_duration_hours=4
+        ),
         "critical": make(
             slug="administrator-access",
             name="AdministratorAccess",
@@ -36,7 +40,9 @@ def scenario_identities(db):
             username="dormant-admin", kind=IdentityKind.HUMAN, is_admin=True, last_activity=now - timedelta(days=120)
         ),
         "standard_45d": make(username="standard-45d", kind=IdentityKind.HUMAN, last_activity=now - timedelta(days=45)),
-        "standard_active": make(username="standard-active", kind=IdentityKind.HUMAN, last_activity=now - timedelta(days=1)),
+        "standard_active": make(
+            username="standard-active", kind=IdentityKind.HUMAN, last_activity=now - timedelta(days=1)
+        ),
     }
 
 

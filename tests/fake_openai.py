@@ -28,7 +28,7 @@ ERROR_TYPES = {
 @dataclass(frozen=True)
 class RecordedRequest:
     path: str
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     raw_body: str
     body: dict | None  # None when the raw body was not JSON
 
@@ -82,7 +82,8 @@ class FakeOpenAI:
                     body = json.loads(raw)
                 except json.JSONDecodeError:
                     body = None
-                fake._record(RecordedRequest(self.path, dict(self.headers.items()), raw, body))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                fake._record(RecordedRequest(self.path, headers, raw, body))
                 if self.path != CHAT_COMPLETIONS_PATH:
                     reply = error_reply(404, f"Unknown path {self.path}")
                 else:

@@ -46,7 +46,11 @@ def test_runtime_requirements_are_found():
 
 
 def test_no_runtime_dependency_requires_the_requests_package():
-    offenders = {dist: needs for dist, needs in closure(runtime_requirements()).items() if "requests" in [n.lower() for n in needs]}
+    offenders = {
+        dist: needs
+        for dist, needs in closure(runtime_requirements()).items()
+        if "requests" in [n.lower() for n in needs]
+    }
     assert offenders == {}
 
 

@@ -34,9 +34,10 @@ class Command(BaseCommand):
 
         # The request is attributed to the identity's own login when it has one, else to a
         # dedicated inactive "cli" user, so the record always says who (or what) asked.
-        requester = identity.user or get_user_model().objects.get_or_create(
-            username=CLI_USERNAME, defaults={"is_active": False}
-        )[0]
+        requester = (
+            identity.user
+            or get_user_model().objects.get_or_create(username=CLI_USERNAME, defaults={"is_active": False})[0]
+        )
         with transaction.atomic():
             access_request = AccessRequest.objects.create(
                 requester=requester,

@@ -96,7 +96,9 @@ class Command(BaseCommand):
                 ),
             )
         if generated:
-            self.stdout.write(self.style.WARNING("Generated a password for the new logins; it is shown only this once."))
+            self.stdout.write(
+                self.style.WARNING("Generated a password for the new logins; it is shown only this once.")
+            )
         return password or generated
 
     def seed_decisions(self) -> None:
@@ -110,6 +112,9 @@ class Command(BaseCommand):
             ("standard-45d", high, 2, "Upload the quarterly reports to the finance bucket."),
             ("standard-active", low, 8, "Check instance health during today's on-call shift."),
             ("requester", low, 4, "Read instance metadata for the capacity review."),
+            # Real identities from the shipped credential reports.
+            ("cloudgoat", high, 2, "Nightly export job needs to write the backup bucket."),
+            ("test_account", low, 1, "First login: look around the console."),
         ]
         for username, role, hours, text in wanted:
             access_request = AccessRequest.objects.create(
@@ -120,4 +125,6 @@ class Command(BaseCommand):
                 duration_hours=hours,
             )
             decision = request_evaluate(request_id=access_request.pk)
-            self.stdout.write(f"  request #{access_request.pk} {username} → {role.slug}: {decision.verdict} ({decision.risk_score})")
+            self.stdout.write(
+                f"  request #{access_request.pk} {username} → {role.slug}: {decision.verdict} ({decision.risk_score})"
+            )
