@@ -34,7 +34,8 @@ define ensure_redis
 			echo "No Redis on 127.0.0.1:$(REDIS_PORT) and no redis-server binary: install it (Debian/Ubuntu: sudo apt-get install redis-server; macOS: brew install redis)." >&2
 			exit 1
 		fi
-		redis-server --bind 127.0.0.1 --port $(REDIS_PORT) --save "" --appendonly no --daemonize no >/tmp/jit-redis-$$USER.log 2>&1 &
+		mkdir -p .demo
+		redis-server --bind 127.0.0.1 --port $(REDIS_PORT) --save "" --appendonly no --daemonize no >.demo/redis.log 2>&1 &
 		REDIS_PID=$$!
 		for _ in $$(seq 50); do $(PY) -c 'import redis; redis.Redis(port=$(REDIS_PORT)).ping()' 2>/dev/null && break; sleep 0.1; done
 		echo "Started redis-server (pid $$REDIS_PID) on 127.0.0.1:$(REDIS_PORT)"
@@ -63,16 +64,17 @@ demo: install
 	export DJANGO_DEBUG=1
 	REDIS_PID=""; WORKER_PID=""
 	$(ensure_redis)
+	mkdir -p .demo
 	cleanup() { echo; echo "Stopping…"; for pid in $$WORKER_PID $$REDIS_PID; do kill $$pid 2>/dev/null || true; done; wait 2>/dev/null || true; }
 	trap cleanup EXIT INT TERM
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py seed_demo
-	$(VENV)/bin/celery -A jitportal worker --beat --loglevel=INFO --concurrency=2 --schedule=/tmp/jit-celerybeat-$$USER >/tmp/jit-worker-$$USER.log 2>&1 &
+	$(VENV)/bin/celery -A jitportal worker --beat --loglevel=INFO --concurrency=2 --schedule=.demo/celerybeat-schedule >.demo/worker.log 2>&1 &
 	WORKER_PID=$$!
 	echo
 	echo "JIT Access Portal: http://127.0.0.1:$(PORT)/   (Ctrl-C stops the web server, the worker and any Redis started here)"
 	echo "Logins: requester, reviewer, auditor, admin — password: \$$JIT_DEMO_PASSWORD, or the one printed above when first generated."
-	echo "Worker log: /tmp/jit-worker-$$USER.log"
+	echo "Worker log: .demo/worker.log"
 	$(PY) manage.py runserver 127.0.0.1:$(PORT)
 
 .PHONY: help install lint test demo
