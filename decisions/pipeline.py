@@ -123,9 +123,9 @@ def request_evaluate(*, request_id: int) -> Decision | None:
 
     advice = None
     if bound.hard_rule:
-        ai_error = f"not asked: hard rule {bound.hard_rule} denies outright"
+        ai_error = f"hard rule {bound.hard_rule} denies outright, so the AI was not asked"
     elif bound.verdict == Verdict.DENY:
-        ai_error = "not asked: the policy bound is DENY and the AI can only be stricter"
+        ai_error = "the policy bound is DENY and the AI can only be stricter, so it was not asked"
     else:
         try:
             advice = advisor.advise(
