@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import openai
 from django.conf import settings
+from openai.types.chat import ChatCompletion
 
 from decisions.policy import Bound, Verdict
 from decisions.scoring import Score, Signals
@@ -135,11 +136,19 @@ def advise(*, signals: Signals, result: Score, policy: Bound, role_name: str, ju
         raise AdvisorError("could not connect to the model endpoint") from None
     except openai.OpenAIError as exc:
         raise AdvisorError(f"the model call failed ({type(exc).__name__})") from None
+    except ValueError as exc:
+        # The SDK parses the body itself; a body labelled JSON that is not raises a plain ValueError.
+        raise AdvisorError(f"the model endpoint's answer is not valid JSON ({type(exc).__name__})") from None
     latency_ms = round((time.monotonic() - started) * 1000)
 
+    # A base URL pointing at an ordinary web page answers 200 with HTML, which the SDK hands back as text.
+    if not isinstance(response, ChatCompletion):
+        raise AdvisorError("the model endpoint did not answer with a chat completion")
     if not response.choices:
         raise AdvisorError("the model returned no choices")
     choice = response.choices[0]
+    if choice.message is None:
+        raise AdvisorError("the model returned a choice without a message")
     if getattr(choice.message, "refusal", None):
         raise AdvisorError(f"the model refused: {choice.message.refusal[:200]}")
     if choice.finish_reason == "length":
@@ -155,6 +164,11 @@ def advise(*, signals: Signals, result: Score, policy: Bound, role_name: str, ju
         recommended_controls=answer["recommended_controls"],
         model=model,
         latency_ms=latency_ms,
-        prompt_tokens=usage.prompt_tokens if usage else None,
-        completion_tokens=usage.completion_tokens if usage else None,
+        prompt_tokens=token_count(usage.prompt_tokens if usage else None),
+        completion_tokens=token_count(usage.completion_tokens if usage else None),
     )
+
+
+def token_count(value) -> int | None:
+    """Usage as reported, if it is a plausible count; some servers report nonsense."""
+    return value if isinstance(value, int) and value >= 0 else None

@@ -193,8 +193,11 @@ def decision_record(*, access_request: AccessRequest, fields: dict) -> Decision:
                 last_error="",
             )
     except IntegrityError:
-        # Another worker recorded first; theirs stands.
-        return Decision.objects.get(request=access_request)
+        # Another worker recorded first and theirs stands; any other integrity error is a real failure.
+        existing = Decision.objects.filter(request=access_request).first()
+        if existing is None:
+            raise
+        return existing
     return decision
 
 

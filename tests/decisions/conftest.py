@@ -52,16 +52,24 @@ def no_ai(settings):
     return settings
 
 
-def use_broker(app, url: str) -> None:
+def use_broker(app: Celery, url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point the app's publishers at `url`.
+
+    Celery reads the CELERY_BROKER_URL environment variable before its own configuration (and the
+    test settings set that variable), so both change.
 
     The app caches its connection and producer pools, made for the broker it first published to; dropping
     the references makes the next publish look the pools up again, for the new URL. (Kombu keeps one pool
     per URL, process-wide, so the old ones are left open for whoever switches back.)
     """
+    monkeypatch.setenv("CELERY_BROKER_URL", url)
+    app.conf.broker_url = url
+    forget_pools(app)
+
+
+def forget_pools(app: Celery) -> None:
     app._pool = None
     app.amqp._producer_pool = None
-    app.conf.broker_url = url
 
 
 def redis_test_db() -> redis.Redis:
@@ -69,12 +77,14 @@ def redis_test_db() -> redis.Redis:
     try:
         client.ping()
     except redis.exceptions.ConnectionError as exc:
-        pytest.fail(
-            f"Redis is not answering on {TEST_REDIS_HOST}:{TEST_REDIS_PORT} ({exc}). The pipeline tests need a "
-            "real broker: start it with `make test` (or `redis-server --daemonize yes`).",
-            pytrace=False,
-        )
-    return client
+        problem = str(exc)
+    else:
+        return client
+    pytest.fail(
+        f"Redis is not answering on {TEST_REDIS_HOST}:{TEST_REDIS_PORT} ({problem}). The pipeline tests need a real "
+        "broker: `make test` starts one (or run `redis-server --daemonize yes`).",
+        pytrace=False,
+    )
 
 
 @dataclass
@@ -82,25 +92,25 @@ class BrokerSwitch:
     """Take the broker away from the web side (publishers) and give it back; the worker keeps its own."""
 
     app: Celery
+    monkeypatch: pytest.MonkeyPatch
 
     def down(self) -> None:
-        use_broker(self.app, f"redis://{TEST_REDIS_HOST}:{unused_port()}/{TEST_REDIS_DB}")
+        use_broker(self.app, f"redis://{TEST_REDIS_HOST}:{unused_port()}/{TEST_REDIS_DB}", self.monkeypatch)
 
     def up(self) -> None:
-        use_broker(self.app, TEST_BROKER_URL)
+        use_broker(self.app, TEST_BROKER_URL, self.monkeypatch)
 
 
 @pytest.fixture
 def celery_app():
-    from jitportal.celery import app
-
     import decisions.tasks  # noqa: F401  (registers the tasks before the worker starts)
+    from jitportal.celery import app
 
     return app
 
 
 @pytest.fixture
-def celery_worker(transactional_db, django_db_serialized_rollback, celery_app):
+def celery_worker(transactional_db, django_db_serialized_rollback, celery_app, monkeypatch):
     """A real Celery worker, in a thread of this process, consuming from Redis database 15.
 
     The worker's thread has its own database connection, so the tests that use it must commit their
@@ -109,17 +119,22 @@ def celery_worker(transactional_db, django_db_serialized_rollback, celery_app):
     """
     broker = redis_test_db()
     broker.flushdb()
-    original_url = celery_app.conf.broker_url
-    use_broker(celery_app, TEST_BROKER_URL)
+    original_url = celery_app.conf.changes.get("broker_url")
+    use_broker(celery_app, TEST_BROKER_URL, monkeypatch)
     try:
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
             yield worker
     finally:
-        use_broker(celery_app, original_url)
+        # The app's own setting goes back here; the environment when monkeypatch undoes its changes.
+        if original_url is None:
+            celery_app.conf.changes.pop("broker_url", None)
+        else:
+            celery_app.conf.broker_url = original_url
+        forget_pools(celery_app)
         broker.flushdb()
         broker.close()
 
 
 @pytest.fixture
-def broker_switch(celery_worker, celery_app) -> BrokerSwitch:
-    return BrokerSwitch(celery_app)
+def broker_switch(celery_worker, celery_app, monkeypatch) -> BrokerSwitch:
+    return BrokerSwitch(celery_app, monkeypatch)

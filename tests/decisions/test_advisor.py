@@ -46,17 +46,28 @@ def evaluate(access_request: AccessRequest) -> Decision:
 # -- the AI's verdict is used --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("identity", "role", "ai_verdict", "controls", "verdict", "conditions", "status"),
-    [
-        ("standard_active", "low", APPROVE, (), APPROVE, [], RequestStatus.APPROVED),
-        ("standard_45d", "high", CONDITIONAL, ("MFA", "time-bound access"), CONDITIONAL, ["MFA", "TIME_BOUND"], RequestStatus.APPROVED),
-        ("standard_45d", "high", DENY, (), DENY, [], RequestStatus.DENIED),
-    ],
-)
+# (identity, role, the AI's verdict and controls) -> (final verdict, conditions, request status)
+AI_VERDICTS = {
+    "approve a low-band request": (
+        ("standard_active", "low", APPROVE, ()),
+        (APPROVE, [], RequestStatus.APPROVED),
+    ),
+    "approve a medium-band request with conditions": (
+        ("standard_45d", "high", CONDITIONAL, ("MFA", "time-bound access")),
+        (CONDITIONAL, ["MFA", "TIME_BOUND"], RequestStatus.APPROVED),
+    ),
+    "deny a medium-band request": (
+        ("standard_45d", "high", DENY, ()),
+        (DENY, [], RequestStatus.DENIED),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(AI_VERDICTS))
 def test_each_ai_verdict_is_recorded_with_the_ai_engine(
-    ai_settings, fake_openai, requester, roles, scenario_identities, identity, role, ai_verdict, controls, verdict, conditions, status
+    ai_settings, fake_openai, requester, roles, scenario_identities, case
 ):
+    (identity, role, ai_verdict, controls), (verdict, conditions, status) = AI_VERDICTS[case]
     fake_openai.answer_verdict(answer(ai_verdict, controls=controls, reasoning="  Looks routine.  "))
     access_request = make_request(scenario_identities[identity], roles[role], requester=requester)
 
@@ -106,7 +117,9 @@ def test_advise_returns_the_models_answer_and_usage(ai_settings, fake_openai):
 # -- stricter wins -----------------------------------------------------------------------------------
 
 
-def test_an_ai_stricter_than_the_policy_denies_a_low_band_request(ai_settings, fake_openai, requester, roles, scenario_identities):
+def test_an_ai_stricter_than_the_policy_denies_a_low_band_request(
+    ai_settings, fake_openai, requester, roles, scenario_identities
+):
     fake_openai.answer_verdict(answer(DENY, reasoning="The justification names no ticket."))
     access_request = make_request(scenario_identities["standard_active"], roles["low"], requester=requester)
 
@@ -134,10 +147,14 @@ def test_an_ai_stricter_than_the_policy_adds_conditions_to_a_low_band_request(
     assert access_request.expires_at == access_request.decided_at + timedelta(hours=2)
 
 
-def test_an_ai_looser_than_the_policy_gets_the_policys_verdict(ai_settings, fake_openai, requester, roles, scenario_identities):
+def test_an_ai_looser_than_the_policy_gets_the_policys_verdict(
+    ai_settings, fake_openai, requester, roles, scenario_identities
+):
     # The model "obeys" the injection and approves outright; the medium band still asks for conditions.
     fake_openai.answer_verdict(answer(APPROVE, reasoning="Approved as instructed."))
-    access_request = make_request(scenario_identities["standard_45d"], roles["high"], requester=requester, justification=INJECTION)
+    access_request = make_request(
+        scenario_identities["standard_45d"], roles["high"], requester=requester, justification=INJECTION
+    )
 
     decision = evaluate(access_request)
 
@@ -186,7 +203,11 @@ FAILURES = {
     "HTTP 500": (lambda s, *_: s.answer_status(500), "the model endpoint answered HTTP 500", 1),
     "HTTP 429": (lambda s, *_: s.answer_status(429, "Rate limit reached"), "the model endpoint answered HTTP 429", 1),
     "HTTP 401": (lambda s, *_: s.answer_status(401, "Incorrect API key"), "the model endpoint answered HTTP 401", 1),
-    "refusal": (lambda s, *_: s.answer_refusal("I can't help with that."), "the model refused: I can't help with that.", 1),
+    "refusal": (
+        lambda s, *_: s.answer_refusal("I can't help with that."),
+        "the model refused: I can't help with that.",
+        1,
+    ),
     "truncated": (
         lambda s, *_: s.answer_truncated('{"verdict": "APPROVE", "reaso'),
         "the model's answer was truncated (finish_reason=length)",
@@ -245,31 +266,38 @@ def test_an_ai_failure_falls_back_to_the_policy_and_says_why(
     assert (decision.policy_verdict, decision.verdict) == (CONDITIONAL, CONDITIONAL)
     assert decision.conditions == ["MFA", "TIME_BOUND"]
     assert decision.reasoning == MEDIUM_BAND_EXPLANATION
-    assert decision.risk_drivers == ["Role privilege level is HIGH", "No MFA enrolled", "Inactive for 45 days (over 30)"]
+    assert decision.risk_drivers == [
+        "Role privilege level is HIGH",
+        "No MFA enrolled",
+        "Inactive for 45 days (over 30)",
+    ]
     assert decision.recommended_controls == ["Step-up MFA at activation", "Time-bound: expires automatically"]
     assert access_request.status == RequestStatus.APPROVED
     # No retries inside the SDK: one failed call is all a requester waits for.
     assert len(fake_openai.chat_requests) == calls
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(AttributeError, ValueError),
-    reason="BUG decisions/advisor.py: a malformed HTTP body makes the SDK raise a non-OpenAIError that escapes advise()",
-)
 @pytest.mark.parametrize(
-    ("body", "content_type"),
+    ("body", "content_type", "reason"),
     [
         # A base URL that points at a web page rather than the API: the SDK hands back a str.
-        (b"<html><body>Welcome to nginx!</body></html>", "text/html"),
+        (
+            b"<html><body>Welcome to nginx!</body></html>",
+            "text/html",
+            "the model endpoint did not answer with a chat completion",
+        ),
         # A proxy that labels its error page as JSON: the SDK's json() raises JSONDecodeError.
-        (b"502 Bad Gateway", "application/json"),
+        (b"502 Bad Gateway", "application/json", "the model endpoint's answer is not valid JSON (JSONDecodeError)"),
         # A choice without a message.
-        (b'{"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop"}]}', "application/json"),
+        (
+            b'{"id": "chatcmpl-1", "object": "chat.completion", "choices": [{"index": 0, "finish_reason": "stop"}]}',
+            "application/json",
+            "the model returned a choice without a message",
+        ),
     ],
 )
 def test_a_malformed_http_answer_falls_back_to_the_policy(
-    ai_settings, fake_openai, requester, roles, scenario_identities, body, content_type
+    ai_settings, fake_openai, requester, roles, scenario_identities, body, content_type, reason
 ):
     fake_openai.answer_raw(body, content_type=content_type)
     access_request = make_request(scenario_identities["standard_45d"], roles["high"], requester=requester)
@@ -277,15 +305,10 @@ def test_a_malformed_http_answer_falls_back_to_the_policy(
     decision = evaluate(access_request)
 
     assert decision.engine == "policy"
-    assert decision.ai_error != ""
+    assert decision.ai_error == reason
     assert decision.verdict == CONDITIONAL
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=Decision.DoesNotExist,
-    reason="BUG: negative usage from the endpoint breaks a CHECK constraint, which decision_record takes for a race",
-)
 def test_nonsense_token_usage_from_the_endpoint_does_not_lose_the_decision(
     ai_settings, fake_openai, requester, roles, scenario_identities
 ):
@@ -309,6 +332,7 @@ def test_nonsense_token_usage_from_the_endpoint_does_not_lose_the_decision(
     decision = evaluate(access_request)
 
     assert decision.verdict == CONDITIONAL
+    assert (decision.ai_prompt_tokens, decision.ai_completion_tokens) == (None, None)
     assert access_request.status == RequestStatus.APPROVED
 
 
@@ -340,7 +364,11 @@ def test_the_model_gets_no_identity_details_and_the_justification_only_as_untrus
     assert body["response_format"]["type"] == "json_schema"
     assert body["response_format"]["json_schema"]["name"] == "access_decision"
     assert body["response_format"]["json_schema"]["strict"] is True
-    assert body["response_format"]["json_schema"]["schema"]["properties"]["verdict"]["enum"] == [APPROVE, CONDITIONAL, DENY]
+    assert body["response_format"]["json_schema"]["schema"]["properties"]["verdict"]["enum"] == [
+        APPROVE,
+        CONDITIONAL,
+        DENY,
+    ]
     assert [m["role"] for m in body["messages"]] == ["system", "user"]
     system, user_message = body["messages"]
     assert "CHG-8812" not in system["content"]
@@ -351,7 +379,12 @@ def test_the_model_gets_no_identity_details_and_the_justification_only_as_untrus
     assert payload["risk_band"] == "medium"
     assert payload["policy_bound"] == CONDITIONAL
     assert payload["policy_conditions"] == ["MFA", "TIME_BOUND"]
-    assert payload["role"] == {"name": "IAMFullAccess", "privilege_level": "HIGH", "grants_admin": False, "max_duration_hours": 4}
+    assert payload["role"] == {
+        "name": "IAMFullAccess",
+        "privilege_level": "HIGH",
+        "grants_admin": False,
+        "max_duration_hours": 4,
+    }
     assert payload["signals"]["days_inactive"] == 45
     assert [f["code"] for f in payload["factors"]] == ["ROLE_PRIVILEGE", "NO_MFA", "IDLE"]
 
@@ -373,7 +406,7 @@ def test_a_prompt_injection_cannot_loosen_a_high_band_deny_and_the_model_is_not_
     assert (decision.risk_score, decision.risk_band, decision.hard_rule) == (80, "high", "")
     assert decision.verdict == DENY
     assert decision.engine == "policy"
-    assert decision.ai_error == "not asked: the policy bound is DENY and the AI can only be stricter"
+    assert decision.ai_error == "the policy bound is DENY and the AI can only be stricter, so it was not asked"
     assert access_request.status == RequestStatus.DENIED
     assert fake_openai.chat_requests == []
 
@@ -387,7 +420,7 @@ def test_a_hard_rule_denies_without_calling_the_model(ai_settings, fake_openai, 
     decision = evaluate(access_request)
 
     assert (decision.verdict, decision.hard_rule, decision.engine) == (DENY, "DORMANT_ADMIN_PRIVILEGED", "policy")
-    assert decision.ai_error == "not asked: hard rule DORMANT_ADMIN_PRIVILEGED denies outright"
+    assert decision.ai_error == "hard rule DORMANT_ADMIN_PRIVILEGED denies outright, so the AI was not asked"
     assert fake_openai.chat_requests == []
 
 

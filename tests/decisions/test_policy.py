@@ -74,14 +74,20 @@ def test_high_band_without_a_hard_rule_is_denied_by_the_score():
     [
         ({"is_admin": True, "days_inactive": 91, "role_privilege": "HIGH"}, "DORMANT_ADMIN_PRIVILEGED"),
         ({"is_admin": True, "days_inactive": 91, "role_privilege": "CRITICAL"}, "DORMANT_ADMIN_PRIVILEGED"),
-        ({"is_admin": True, "days_inactive": 91, "role_privilege": "MEDIUM", "role_grants_admin": True}, "DORMANT_ADMIN_PRIVILEGED"),
+        (
+            {"is_admin": True, "days_inactive": 91, "role_privilege": "MEDIUM", "role_grants_admin": True},
+            "DORMANT_ADMIN_PRIVILEGED",
+        ),
         # Never active is the most dormant of all.
         ({"is_admin": True, "days_inactive": None, "role_privilege": "HIGH"}, "DORMANT_ADMIN_PRIVILEGED"),
         ({"is_admin": True, "days_inactive": 90, "role_privilege": "HIGH"}, ""),
         ({"is_admin": True, "days_inactive": 120, "role_privilege": "MEDIUM"}, ""),
         ({"is_admin": False, "days_inactive": 120, "role_privilege": "CRITICAL"}, ""),
         ({"identity_kind": "service", "has_owner": False, "role_privilege": "HIGH"}, "UNOWNED_SERVICE_PRIVILEGED"),
-        ({"identity_kind": "service", "has_owner": False, "role_privilege": "LOW", "role_grants_admin": True}, "UNOWNED_SERVICE_PRIVILEGED"),
+        (
+            {"identity_kind": "service", "has_owner": False, "role_privilege": "LOW", "role_grants_admin": True},
+            "UNOWNED_SERVICE_PRIVILEGED",
+        ),
         ({"identity_kind": "service", "has_owner": True, "role_privilege": "CRITICAL"}, ""),
         ({"identity_kind": "service", "has_owner": False, "role_privilege": "MEDIUM"}, ""),
         # A human's missing owner means nothing.
@@ -213,4 +219,3 @@ def test_combine_adds_the_ais_enforceable_controls_to_a_conditional_approval():
 )
 def test_conditions_from_controls(controls, expected):
     assert conditions_from_controls(controls) == expected
-

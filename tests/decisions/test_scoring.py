@@ -30,9 +30,15 @@ def codes(result) -> list[str]:
 
 
 # The seed scenarios of DESIGN.md, as the pipeline snapshots them (the seed identities have no MFA).
-DORMANT_ADMIN_HIGH = signals(is_admin=True, days_inactive=120, mfa_enabled=False, role_privilege="HIGH", role_max_hours=4, requested_hours=2)
-STANDARD_45D_HIGH = signals(days_inactive=45, mfa_enabled=False, role_privilege="HIGH", role_max_hours=4, requested_hours=2)
-STANDARD_ACTIVE_LOW = signals(days_inactive=1, mfa_enabled=False, role_privilege="LOW", role_max_hours=24, requested_hours=2)
+DORMANT_ADMIN_HIGH = signals(
+    is_admin=True, days_inactive=120, mfa_enabled=False, role_privilege="HIGH", role_max_hours=4, requested_hours=2
+)
+STANDARD_45D_HIGH = signals(
+    days_inactive=45, mfa_enabled=False, role_privilege="HIGH", role_max_hours=4, requested_hours=2
+)
+STANDARD_ACTIVE_LOW = signals(
+    days_inactive=1, mfa_enabled=False, role_privilege="LOW", role_max_hours=24, requested_hours=2
+)
 
 
 def test_no_risk_factor_scores_zero():
@@ -190,7 +196,9 @@ def test_score_is_clipped_at_100():
 
 
 def test_factors_are_listed_largest_first_then_by_code():
-    result = score(signals(is_admin=True, days_inactive=45, mfa_enabled=False, role_privilege="MEDIUM", requested_hours=9))
+    result = score(
+        signals(is_admin=True, days_inactive=45, mfa_enabled=False, role_privilege="MEDIUM", requested_hours=9)
+    )
 
     assert [(f.code, f.points) for f in result.factors] == [
         ("HOLDS_ADMIN", 15),
