@@ -42,12 +42,25 @@ define ensure_redis
 	fi
 endef
 
+# The end-to-end tests drive Debian's Chromium through Playwright (Playwright cannot download browsers here).
+define ensure_chromium
+	if ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+			echo "Installing Chromium for the end-to-end tests (apt-get install chromium)…"
+			apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+		else
+			echo "The end-to-end tests need Chromium: sudo apt-get install chromium (or your system's package)." >&2
+		fi
+	fi
+endef
+
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
 test: install
 	REDIS_PID=""
+	$(ensure_chromium)
 	$(ensure_redis)
 	trap '[ -n "$$REDIS_PID" ] && kill $$REDIS_PID' EXIT
 	$(MAKE) --no-print-directory lint
