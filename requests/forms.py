@@ -7,12 +7,16 @@ class AccessRequestForm(forms.Form):
     role = forms.CharField(
         max_length=140,
         help_text="Start typing to search the catalogue.",
-        widget=forms.TextInput(attrs={"list": "role-options", "autocomplete": "off", "placeholder": "e.g. read-only-access"}),
+        widget=forms.TextInput(
+            attrs={"list": "role-options", "autocomplete": "off", "placeholder": "e.g. read-only-access"}
+        ),
     )
     justification = forms.CharField(
         min_length=10,
         max_length=2000,
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "What will you do with this access, and why now? Link the ticket."}),
+        widget=forms.Textarea(
+            attrs={"rows": 4, "placeholder": "What will you do with this access, and why now? Link the ticket."}
+        ),
     )
     duration_hours = forms.IntegerField(label="Duration (hours)", min_value=1, max_value=720, initial=1)
 

@@ -19,7 +19,9 @@ class Role(models.Model):
     name = models.CharField(max_length=200)
     description = models.TextField(blank=True)
     privilege_level = models.CharField(max_length=10, choices=PrivilegeLevel.choices)
-    grants_admin = models.BooleanField(default=False, help_text="Holding this role makes the identity an administrator.")
+    grants_admin = models.BooleanField(
+        default=False, help_text="Holding this role makes the identity an administrator."
+    )
     max_duration_hours = models.PositiveIntegerField(default=8)
     source = models.CharField(max_length=200, blank=True, help_text="Where this role came from (import file or admin).")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -140,7 +142,9 @@ class AccessRequest(models.Model):
 
     @property
     def is_access_active(self) -> bool:
-        return self.status == RequestStatus.APPROVED and self.expires_at is not None and self.expires_at > timezone.now()
+        return (
+            self.status == RequestStatus.APPROVED and self.expires_at is not None and self.expires_at > timezone.now()
+        )
 
     @property
     def granted_duration(self) -> timedelta:

@@ -11,4 +11,6 @@ def record_login_activity(sender, request, user, **kwargs):
     from requests.models import Identity
 
     now = timezone.now()
-    Identity.objects.filter(Q(last_activity__lt=now) | Q(last_activity__isnull=True), user=user).update(last_activity=now)
+    Identity.objects.filter(Q(last_activity__lt=now) | Q(last_activity__isnull=True), user=user).update(
+        last_activity=now
+    )
