@@ -6,7 +6,9 @@ import pytest
 import redis
 from celery import Celery
 from celery.contrib.testing.worker import start_worker
+from celery.signals import task_postrun
 from django.contrib.auth.models import Group, User
+from django.db import connections
 from django.utils import timezone
 
 from requests.models import Identity, IdentityKind, PrivilegeLevel, Role
@@ -149,6 +151,10 @@ def celery_app():
     return app
 
 
+def close_worker_connections(**kwargs):
+    connections.close_all()
+
+
 @pytest.fixture
 def celery_worker(transactional_db, django_db_serialized_rollback, celery_app, monkeypatch):
     """A real Celery worker, in a thread of this process, consuming from Redis database 15.
@@ -161,6 +167,9 @@ def celery_worker(transactional_db, django_db_serialized_rollback, celery_app, m
     broker.flushdb()
     original_url = celery_app.conf.changes.get("broker_url")
     use_broker(celery_app, TEST_BROKER_URL, monkeypatch)
+    # The worker thread opens its own database connection; close it after each task, as a worker
+    # process does, so that it does not outlive the test database.
+    task_postrun.connect(close_worker_connections)
     try:
         with start_worker(celery_app, pool="solo", perform_ping_check=False, shutdown_timeout=30) as worker:
             yield worker
@@ -171,6 +180,7 @@ def celery_worker(transactional_db, django_db_serialized_rollback, celery_app, m
         else:
             celery_app.conf.broker_url = original_url
         forget_pools(celery_app)
+        task_postrun.disconnect(close_worker_connections)
         broker.flushdb()
         broker.close()
 
