@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -49,3 +50,101 @@ class Decision(models.Model):
     @property
     def used_ai(self) -> bool:
         return self.engine.startswith("ai:")
+
+
+class Review(models.Model):
+    """A reviewer's judgement beside the engine's decision, which it never overwrites."""
+
+    request = models.ForeignKey("requests.AccessRequest", on_delete=models.PROTECT, related_name="reviews")
+    reviewer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="reviews")
+    outcome = models.CharField(max_length=30, choices=Verdict.choices)
+    conditions = models.JSONField(default=list)
+    duration_hours = models.PositiveIntegerField(help_text="The duration the reviewer allows.")
+    reason = models.TextField(blank=True)
+    against_engine = models.BooleanField(
+        default=False, help_text="The reviewer approved more loosely than the engine advised."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            # Two approvals must come from two different people.
+            models.UniqueConstraint(fields=["request", "reviewer"], name="review_one_per_reviewer"),
+            models.CheckConstraint(condition=Q(outcome__in=Verdict.values), name="review_outcome_valid"),
+            models.CheckConstraint(condition=Q(duration_hours__gte=1), name="review_duration_positive"),
+            models.CheckConstraint(
+                condition=Q(against_engine=False) | ~Q(reason=""), name="review_override_has_reason"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.outcome} by {self.reviewer} on request #{self.request_id}"
+
+
+class Grant(models.Model):
+    """Time-bound access actually given. One per request at most: nothing is granted twice."""
+
+    request = models.OneToOneField("requests.AccessRequest", on_delete=models.PROTECT, related_name="grant")
+    identity = models.ForeignKey("requests.Identity", on_delete=models.PROTECT, related_name="grants")
+    role = models.ForeignKey("requests.Role", on_delete=models.PROTECT, related_name="grants")
+    conditions = models.JSONField(default=list)
+    granted_by = models.CharField(max_length=300, help_text='"engine", or the approving reviewers.')
+    starts_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["-starts_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(expires_at__gt=models.F("starts_at")), name="grant_ends_after_start")
+        ]
+
+    def __str__(self):
+        return f"{self.identity} holds {self.role.slug} until {self.expires_at:%Y-%m-%d %H:%M}Z"
+
+
+class AuditKind(models.TextChoices):
+    SUBMITTED = "submitted"
+    EVALUATED = "evaluated"
+    REVIEWED = "reviewed"
+    GRANTED = "granted"
+    DENIED = "denied"
+    EXPIRED = "expired"
+    EXPORTED = "exported"
+    IMPORTED = "imported"
+    ROLE_CHANGED = "role_changed"
+
+
+class AuditEvent(models.Model):
+    """One link of the append-only, hash-chained audit trail; see decisions/audit.py."""
+
+    seq = models.PositiveBigIntegerField(unique=True, help_text="Position in the chain, from 1, without gaps.")
+    created_at = models.DateTimeField()
+    kind = models.CharField(max_length=20, choices=AuditKind.choices)
+    actor = models.CharField(max_length=150, help_text="Username, or a system component such as worker.")
+    request = models.ForeignKey(
+        "requests.AccessRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    decision = models.ForeignKey(
+        Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    data = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["-seq"]
+        constraints = [models.CheckConstraint(condition=Q(kind__in=AuditKind.values), name="audit_kind_valid")]
+
+    def __str__(self):
+        return f"#{self.seq} {self.kind} by {self.actor}"
+
+
+class AuditChainHead(models.Model):
+    """A single row holding the chain's last link; locking it serialises appends across processes."""
+
+    seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64)
+
+    def __str__(self):
+        return f"audit chain at #{self.seq}"

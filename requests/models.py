@@ -14,6 +14,21 @@ class PrivilegeLevel(models.TextChoices):
     CRITICAL = "CRITICAL", "Critical"
 
 
+class ReviewMode(models.TextChoices):
+    NEVER = "never", "Never: the engine decides"
+    CONDITIONAL = "conditional", "When the decision has conditions"
+    ALWAYS = "always", "Always"
+
+
+# When a human must look, unless an admin says otherwise: the riskier the role, the sooner.
+DEFAULT_REVIEW_MODE = {
+    "LOW": ReviewMode.NEVER,
+    "MEDIUM": ReviewMode.NEVER,
+    "HIGH": ReviewMode.CONDITIONAL,
+    "CRITICAL": ReviewMode.ALWAYS,
+}
+
+
 class Role(models.Model):
     slug = models.SlugField(max_length=140, unique=True)
     name = models.CharField(max_length=200)
@@ -23,6 +38,15 @@ class Role(models.Model):
         default=False, help_text="Holding this role makes the identity an administrator."
     )
     max_duration_hours = models.PositiveIntegerField(default=8)
+    review_mode = models.CharField(
+        max_length=12,
+        choices=ReviewMode.choices,
+        blank=True,
+        help_text="When a human must review. Left empty, it follows the privilege level (CRITICAL: always).",
+    )
+    requires_two_reviewers = models.BooleanField(
+        default=False, help_text="Two different reviewers must approve before access is granted."
+    )
     source = models.CharField(max_length=200, blank=True, help_text="Where this role came from (import file or admin).")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -37,10 +61,18 @@ class Role(models.Model):
             models.CheckConstraint(
                 condition=Q(privilege_level__in=PrivilegeLevel.values), name="role_privilege_level_valid"
             ),
+            models.CheckConstraint(
+                condition=Q(review_mode__in=[*ReviewMode.values, ""]), name="role_review_mode_valid"
+            ),
         ]
 
     def __str__(self):
         return self.name
+
+    @property
+    def effective_review_mode(self) -> str:
+        """The admin's choice, or the default for the privilege level (which follows a re-import)."""
+        return self.review_mode or DEFAULT_REVIEW_MODE[self.privilege_level]
 
 
 class IdentityKind(models.TextChoices):
@@ -99,12 +131,21 @@ class Identity(models.Model):
 class RequestStatus(models.TextChoices):
     PENDING = "PENDING", "Awaiting evaluation"
     EVALUATING = "EVALUATING", "Evaluating"
+    NEEDS_REVIEW = "NEEDS_REVIEW", "Awaiting review"
     APPROVED = "APPROVED", "Approved"
     DENIED = "DENIED", "Denied"
+    EXPIRED = "EXPIRED", "Expired unreviewed"
     FAILED = "FAILED", "Evaluation failed"
 
 
-OPEN_STATUSES = (RequestStatus.PENDING, RequestStatus.EVALUATING, RequestStatus.FAILED)
+# Requests without an outcome yet: the requester's pages keep polling while any is in one of these.
+OPEN_STATUSES = (
+    RequestStatus.PENDING,
+    RequestStatus.EVALUATING,
+    RequestStatus.FAILED,
+    RequestStatus.NEEDS_REVIEW,
+)
+AWAITING_EVALUATION = (RequestStatus.PENDING, RequestStatus.EVALUATING, RequestStatus.FAILED)
 
 
 class AccessRequest(models.Model):
