@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('decisions', '0001_initial'),
-        ('requests', '0003_remove_accessrequest_request_status_valid_and_more'),
+        ('requests', '0003_review_rules_and_statuses'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
