@@ -3,7 +3,9 @@
 import csv
 from datetime import UTC, datetime
 
-from decisions.models import Decision
+from django.db.models import OuterRef, Subquery
+
+from decisions.models import AuditEvent, AuditKind, Decision
 
 COLUMNS = [
     "decision_id",
@@ -31,6 +33,8 @@ COLUMNS = [
     "policy_version",
     "status",
     "expires_at",
+    # The hash of the decision's "evaluated" audit event: ties the row to the tamper-evident trail.
+    "audit_hash",
 ]
 
 # A spreadsheet treats a cell starting with one of these as a formula; user text must never run as one.
@@ -78,6 +82,7 @@ def decision_row(decision: Decision) -> list:
         decision.policy_version,
         access_request.status,
         iso_utc(access_request.expires_at),
+        getattr(decision, "audit_hash", None) or "",
     ]
 
 
@@ -92,8 +97,11 @@ def export_rows(decisions):
     """Yield the CSV text line by line: the header, then one line per decision, read in chunks."""
     writer = csv.writer(Echo())
     yield writer.writerow(COLUMNS)
-    queryset = decisions.select_related("request__requester", "request__identity", "request__role").order_by(
-        "created_at", "id"
+    evaluated = AuditEvent.objects.filter(decision=OuterRef("pk"), kind=AuditKind.EVALUATED).order_by("seq")
+    queryset = (
+        decisions.select_related("request__requester", "request__identity", "request__role")
+        .annotate(audit_hash=Subquery(evaluated.values("hash")[:1]))
+        .order_by("created_at", "id")
     )
     for decision in queryset.iterator(chunk_size=2000):
         yield writer.writerow(decision_row(decision))

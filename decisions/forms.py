@@ -2,7 +2,9 @@ from datetime import UTC, datetime, time, timedelta
 
 from django import forms
 
-from decisions.policy import Verdict
+from decisions.models import AuditKind
+from decisions.policy import Condition, Verdict
+from decisions.reviews import ReviewAction
 
 
 class HistoryFilterForm(forms.Form):
@@ -33,6 +35,46 @@ class HistoryFilterForm(forms.Form):
             end = datetime.combine(data["until"] + timedelta(days=1), time.min, tzinfo=UTC)
             decisions = decisions.filter(created_at__lt=end)
         return decisions
+
+    def active_filters(self) -> dict:
+        return {key: str(value) for key, value in self.cleaned_data.items() if value}
+
+
+class ReviewForm(forms.Form):
+    """A reviewer's action; what it may do is checked by decisions.reviews.review_outcome."""
+
+    action = forms.ChoiceField(choices=ReviewAction.choices)
+    conditions = forms.MultipleChoiceField(
+        choices=Condition.choices, required=False, widget=forms.CheckboxSelectMultiple, label="Add conditions"
+    )
+    hours = forms.IntegerField(min_value=1, required=False, label="Duration (hours)")
+    reason = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(
+            attrs={"rows": 3, "placeholder": "Why? Required, as a full sentence, to approve against the engine."}
+        ),
+    )
+
+    def __init__(self, *args, requested_hours: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["hours"].widget.attrs.update(max=requested_hours, placeholder=str(requested_hours))
+
+
+class AuditFilterForm(forms.Form):
+    """The query parameters of the audit trail page."""
+
+    kind = forms.ChoiceField(choices=[("", "Any event"), *AuditKind.choices], required=False)
+    request = forms.IntegerField(required=False, min_value=1, label="Request #")
+
+    def filter(self, events):
+        """Apply the (valid) filters to an AuditEvent queryset."""
+        data = self.cleaned_data
+        if data.get("kind"):
+            events = events.filter(kind=data["kind"])
+        if data.get("request"):
+            events = events.filter(request_id=data["request"])
+        return events
 
     def active_filters(self) -> dict:
         return {key: str(value) for key, value in self.cleaned_data.items() if value}

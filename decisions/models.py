@@ -125,9 +125,7 @@ class AuditEvent(models.Model):
     request = models.ForeignKey(
         "requests.AccessRequest", null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
     )
-    decision = models.ForeignKey(
-        Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events"
-    )
+    decision = models.ForeignKey(Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="audit_events")
     data = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64, unique=True)
@@ -138,6 +136,32 @@ class AuditEvent(models.Model):
 
     def __str__(self):
         return f"#{self.seq} {self.kind} by {self.actor}"
+
+    def save(self, *args, **kwargs):
+        # Append-only: only decisions/audit.py's audit_record creates rows, and nothing changes them.
+        if not self._state.adding:
+            raise AuditAppendOnly(f"audit event #{self.seq} is append-only: it cannot be updated")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise AuditAppendOnly(f"audit event #{self.seq} is append-only: it cannot be deleted")
+
+    @property
+    def data_summary(self) -> str:
+        """The data as one line of ``key: value`` pairs, for tables."""
+
+        def show(value):
+            if isinstance(value, dict):
+                return ", ".join(f"{key}={show(item)}" for key, item in value.items()) or "none"
+            if isinstance(value, list):
+                return ", ".join(show(item) for item in value) or "none"
+            return str(value)
+
+        return "; ".join(f"{key}: {show(value)}" for key, value in self.data.items())
+
+
+class AuditAppendOnly(Exception):
+    """An attempt, through the ORM, to change or delete an audit event."""
 
 
 class AuditChainHead(models.Model):

@@ -15,7 +15,10 @@ from django.db.models import Q
 from django.utils import timezone
 
 from decisions import advisor, policy, scoring
-from decisions.models import Decision
+from decisions.audit import audit_record
+from decisions.grants import grant_create
+from decisions.models import AuditKind, Decision
+from decisions.notifications import notify_requester, notify_reviewers
 from decisions.policy import Condition, Verdict
 from requests.models import AccessRequest, Identity, RequestStatus, Role
 
@@ -59,6 +62,17 @@ def request_submit(
             role=role,
             justification=justification,
             duration_hours=duration_hours,
+        )
+        audit_record(
+            kind=AuditKind.SUBMITTED,
+            actor=requester,
+            request=access_request,
+            data={
+                "identity": identity.username,
+                "role": role.slug,
+                "duration_hours": duration_hours,
+                "justification": justification,
+            },
         )
         transaction.on_commit(lambda: request_enqueue(access_request.pk))
     return access_request
@@ -180,18 +194,60 @@ def request_evaluate(*, request_id: int) -> Decision | None:
 
 
 def decision_record(*, access_request: AccessRequest, fields: dict) -> Decision:
-    """Store the decision and the request's outcome together; the unique constraint keeps it to one."""
-    decided_at = timezone.now()
+    """Store the decision and act on it, all in one transaction (DESIGN.md step 8).
+
+    The unique constraint keeps it to one decision per request. Then: a human must review (the
+    request waits in the queue), or an approval becomes a time-bound grant, or a denial closes it.
+    """
+    now = timezone.now()
     try:
         with transaction.atomic():
             decision = Decision.objects.create(request=access_request, **fields)
-            approved = decision.verdict != Verdict.DENY
-            AccessRequest.objects.filter(pk=access_request.pk).update(
-                status=RequestStatus.APPROVED if approved else RequestStatus.DENIED,
-                decided_at=decided_at,
-                expires_at=decided_at + access_request.granted_duration if approved else None,
-                last_error="",
+            audit_record(
+                kind=AuditKind.EVALUATED,
+                actor="worker",
+                request=access_request,
+                decision=decision,
+                data={
+                    "verdict": decision.verdict,
+                    "policy_verdict": decision.policy_verdict,
+                    "risk_score": decision.risk_score,
+                    "risk_band": decision.risk_band,
+                    "engine": decision.engine,
+                    "model": decision.ai_model,
+                    "ai_error": decision.ai_error,
+                    "policy_version": decision.policy_version,
+                    "conditions": decision.conditions,
+                },
             )
+            role = access_request.role
+            if policy.review_required(
+                review_mode=role.effective_review_mode,
+                verdict=decision.verdict,
+                band=decision.risk_band,
+                used_ai=decision.used_ai,
+                two_reviewers=role.requires_two_reviewers,
+            ):
+                AccessRequest.objects.filter(pk=access_request.pk).update(
+                    status=RequestStatus.NEEDS_REVIEW, last_error=""
+                )
+                transaction.on_commit(lambda: notify_reviewers(access_request.pk))
+            elif decision.verdict == Verdict.DENY:
+                AccessRequest.objects.filter(pk=access_request.pk).update(
+                    status=RequestStatus.DENIED, decided_at=now, last_error=""
+                )
+                audit_record(kind=AuditKind.DENIED, actor="engine", request=access_request, data={"by": "engine"})
+                transaction.on_commit(lambda: notify_requester(access_request.pk))
+            else:
+                grant_create(
+                    access_request=access_request,
+                    conditions=decision.conditions,
+                    hours=access_request.duration_hours,
+                    granted_by="engine",
+                    actor="engine",
+                    now=now,
+                )
+                transaction.on_commit(lambda: notify_requester(access_request.pk))
     except IntegrityError:
         # Another worker recorded first and theirs stands; any other integrity error is a real failure.
         existing = Decision.objects.filter(request=access_request).first()

@@ -133,3 +133,16 @@ def combine(
     if verdict == Verdict.APPROVE:
         return verdict, ()
     return verdict, conditions_for(signals, extra=policy.conditions + conditions_from_controls(ai_controls))
+
+
+def review_required(*, review_mode: str, verdict: str, band: str, used_ai: bool, two_reviewers: bool) -> bool:
+    """Whether a human must look before the engine's decision takes effect.
+
+    A decision the policy reached alone (no AI) above the low band always goes to a human: the fallback
+    is there to be safe, not to be final.
+    """
+    if review_mode == "always" or two_reviewers:
+        return True
+    if not used_ai and band != Band.LOW:
+        return True
+    return review_mode == "conditional" and verdict == Verdict.APPROVE_WITH_CONDITIONS

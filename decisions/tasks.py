@@ -4,7 +4,7 @@ from celery import shared_task
 from django.db import OperationalError
 from django.utils import timezone
 
-from decisions import pipeline
+from decisions import pipeline, reviews
 
 
 @shared_task(bind=True, acks_late=True, max_retries=3)
@@ -26,3 +26,8 @@ def evaluate_request_task(self, request_id: int) -> None:
 @shared_task
 def requests_requeue_stuck_task() -> int:
     return pipeline.requests_requeue_stuck(now=timezone.now())
+
+
+@shared_task
+def reviews_expire_task() -> int:
+    return reviews.reviews_expire(now=timezone.now())

@@ -173,6 +173,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "decisions.tasks.requests_requeue_stuck_task",
         "schedule": 60.0,
     },
+    "expire-stale-reviews": {
+        "task": "decisions.tasks.reviews_expire_task",
+        "schedule": 300.0,
+    },
 }
 
 # AI advisor. No key: the policy decides alone and every decision says so.
@@ -180,6 +184,12 @@ OPENAI_API_KEY = env_str("OPENAI_API_KEY")
 OPENAI_BASE_URL = env_str("OPENAI_BASE_URL") or None
 JIT_AI_MODEL = env_str("JIT_AI_MODEL", "gpt-4o-mini")
 JIT_AI_TIMEOUT_SECONDS = env_float("JIT_AI_TIMEOUT_SECONDS", 20.0)
+
+# A request awaiting review longer than this expires (never approved by default).
+JIT_REVIEW_TIMEOUT_HOURS = env_float("JIT_REVIEW_TIMEOUT_HOURS", 24.0)
+# Links in e-mails point here.
+JIT_BASE_URL = env_str("JIT_BASE_URL", "http://127.0.0.1:8000")
+DEFAULT_FROM_EMAIL = env_str("DJANGO_DEFAULT_FROM_EMAIL", "jit-access@localhost")
 
 # A request stuck in evaluation longer than this is claimed again (its worker died mid-task).
 JIT_EVALUATION_STALE_SECONDS = env_float("JIT_EVALUATION_STALE_SECONDS", 120.0)

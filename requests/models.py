@@ -1,5 +1,3 @@
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -186,8 +184,3 @@ class AccessRequest(models.Model):
         return (
             self.status == RequestStatus.APPROVED and self.expires_at is not None and self.expires_at > timezone.now()
         )
-
-    @property
-    def granted_duration(self) -> timedelta:
-        """Access never outlasts the role's maximum, whatever was asked for."""
-        return timedelta(hours=min(self.duration_hours, self.role.max_duration_hours))

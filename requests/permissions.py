@@ -32,7 +32,7 @@ def is_auditor(user) -> bool:
 
 def get_request_for_user(user, pk: int) -> AccessRequest:
     """The request, if this user may see it: their own, or any for reviewers and auditors."""
-    queryset = AccessRequest.objects.select_related("identity", "role", "requester", "decision")
+    queryset = AccessRequest.objects.select_related("identity__owner", "role", "requester", "decision", "grant")
     if not is_auditor(user):
         queryset = queryset.filter(requester=user)
     return get_object_or_404(queryset, pk=pk)

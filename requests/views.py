@@ -75,10 +75,11 @@ def request_detail(request, pk: int):
         "access_request": access_request,
         "decision": getattr(access_request, "decision", None),
         "can_retry": is_reviewer(request.user),
+        "can_review": is_reviewer(request.user),
     }
     if request.htmx:
         response = render(request, "requests/detail.html#decision-panel", context)
-        if context["decision"]:
+        if not access_request.is_open:
             response.status_code = STOP_POLLING
         return response
     return render(request, "requests/detail.html", context)

@@ -52,9 +52,10 @@ AI_VERDICTS = {
         ("standard_active", "low", APPROVE, ()),
         (APPROVE, [], RequestStatus.APPROVED),
     ),
+    # HIGH roles are reviewed when the decision has conditions: no grant until a human confirms.
     "approve a medium-band request with conditions": (
         ("standard_45d", "high", CONDITIONAL, ("MFA", "time-bound access")),
-        (CONDITIONAL, ["MFA", "TIME_BOUND"], RequestStatus.APPROVED),
+        (CONDITIONAL, ["MFA", "TIME_BOUND"], RequestStatus.NEEDS_REVIEW),
     ),
     "deny a medium-band request": (
         ("standard_45d", "high", DENY, ()),
@@ -272,7 +273,9 @@ def test_an_ai_failure_falls_back_to_the_policy_and_says_why(
         "Inactive for 45 days (over 30)",
     ]
     assert decision.recommended_controls == ["Step-up MFA at activation", "Time-bound: expires automatically"]
-    assert access_request.status == RequestStatus.APPROVED
+    # Reached without the AI above the low band: a human must look before anything is granted.
+    assert access_request.status == RequestStatus.NEEDS_REVIEW
+    assert access_request.expires_at is None
     # No retries inside the SDK: one failed call is all a requester waits for.
     assert len(fake_openai.chat_requests) == calls
 
@@ -333,7 +336,7 @@ def test_nonsense_token_usage_from_the_endpoint_does_not_lose_the_decision(
 
     assert decision.verdict == CONDITIONAL
     assert (decision.ai_prompt_tokens, decision.ai_completion_tokens) == (None, None)
-    assert access_request.status == RequestStatus.APPROVED
+    assert access_request.status == RequestStatus.NEEDS_REVIEW  # HIGH role with conditions
 
 
 # -- what the model is sent ----------------------------------------------------------------------------
@@ -407,7 +410,9 @@ def test_a_prompt_injection_cannot_loosen_a_high_band_deny_and_the_model_is_not_
     assert decision.verdict == DENY
     assert decision.engine == "policy"
     assert decision.ai_error == "the policy bound is DENY and the AI can only be stricter, so it was not asked"
-    assert access_request.status == RequestStatus.DENIED
+    # The policy decided alone above the low band, so a human confirms even the denial; nothing is granted.
+    assert access_request.status == RequestStatus.NEEDS_REVIEW
+    assert access_request.expires_at is None
     assert fake_openai.chat_requests == []
 
 

@@ -25,7 +25,9 @@ def test_dormant_admin_asking_for_high_role_is_denied(roles, scenario_identities
     assert all(set(f) >= {"code", "label", "points"} for f in result["factors"])
     assert result["conditions"] == []
     access_request = AccessRequest.objects.get(pk=result["request_id"])
-    assert access_request.status == RequestStatus.DENIED
+    # The policy decided alone above the low band: a human confirms the denial; nothing is granted.
+    assert access_request.status == RequestStatus.NEEDS_REVIEW
+    assert access_request.expires_at is None
     assert access_request.requester.username == "cli"
     assert Decision.objects.get(request=access_request).verdict == "DENY"
 

@@ -136,6 +136,10 @@ def test_history_paginates(client, auditor, requester, roles, scenario_identitie
     assert len(second.context["page"]) == 1
 
 
+def iso(moment) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def read_csv(response) -> list[dict]:
     body = b"".join(response.streaming_content).decode()
     return list(csv.DictReader(io.StringIO(body)))
@@ -166,7 +170,11 @@ def test_export_has_one_row_per_decision_with_iso_utc_timestamps(client, auditor
     conditions = by_request[decided["conditions"].pk]
     assert conditions["verdict"] == "APPROVE_WITH_CONDITIONS"
     assert conditions["conditions"] == "MFA;TIME_BOUND"
-    assert conditions["expires_at"].endswith("Z")
+    assert conditions["status"] == "NEEDS_REVIEW"
+    assert conditions["expires_at"] == ""  # nothing granted until a reviewer confirms
+    approve = by_request[decided["approve"].pk]
+    assert approve["status"] == "APPROVED"
+    assert approve["expires_at"] == iso(AccessRequest.objects.get(pk=decided["approve"].pk).expires_at)
 
 
 def test_export_honours_the_history_filters(client, auditor, decided, roles):

@@ -67,9 +67,10 @@ def test_a_request_submitted_through_the_form_is_decided_by_the_worker(
     assert decision.verdict == "APPROVE_WITH_CONDITIONS"
     assert decision.engine == "ai:test-model"
     assert decision.conditions == ["MFA", "TIME_BOUND", "MANAGER_APPROVAL"]
-    assert access_request.status == RequestStatus.APPROVED
+    # A HIGH role with conditions waits for a human before anything is granted.
+    assert access_request.status == RequestStatus.NEEDS_REVIEW
     assert access_request.attempts == 1
-    assert access_request.expires_at == access_request.decided_at + timedelta(hours=2)
+    assert access_request.expires_at is None
     assert len(fake_openai.chat_requests) == 1
 
 
@@ -93,7 +94,8 @@ def test_seed_scenario_dormant_admin_asking_for_a_high_role_is_denied(
     assert decision.engine == "policy"
     assert decision.ai_error == "hard rule DORMANT_ADMIN_PRIVILEGED denies outright, so the AI was not asked"
     assert decision.conditions == []
-    assert access_request.status == RequestStatus.DENIED
+    # Reached without the AI above the low band: a human confirms even a denial; nothing is granted.
+    assert access_request.status == RequestStatus.NEEDS_REVIEW
     assert access_request.expires_at is None
 
 
@@ -116,8 +118,8 @@ def test_seed_scenario_idle_user_asking_for_a_high_role_gets_mfa_and_time_bound(
     assert decision.conditions == ["MFA", "TIME_BOUND"]
     assert decision.engine == "policy"
     assert decision.ai_error == "no OPENAI_API_KEY configured"
-    assert access_request.status == RequestStatus.APPROVED
-    assert access_request.expires_at == access_request.decided_at + timedelta(hours=3)
+    assert access_request.status == RequestStatus.NEEDS_REVIEW
+    assert access_request.expires_at is None
 
 
 def test_seed_scenario_active_user_asking_for_a_low_role_is_approved(

@@ -1,7 +1,11 @@
+from dataclasses import asdict
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import transaction
 
+from decisions.audit import audit_record
+from decisions.models import AuditKind
 from requests.importers import ROLE_FORMATS, ImportRejected, read_role_file, roles_import
 
 
@@ -20,12 +24,16 @@ class Command(BaseCommand):
         path = Path(file)
         try:
             parsed = read_role_file(path, format=format)
-            result = roles_import(
-                rows=parsed.rows,
-                errors=parsed.errors,
-                skipped=parsed.skipped,
-                source=f"{format}:{path.name}",
-            )
+            # The import and its audit event are committed together, or neither is.
+            with transaction.atomic():
+                result = roles_import(
+                    rows=parsed.rows,
+                    errors=parsed.errors,
+                    skipped=parsed.skipped,
+                    source=f"{format}:{path.name}",
+                )
+                summary = {"target": "roles", "file": path.name, "format": format, **asdict(result)}
+                audit_record(kind=AuditKind.IMPORTED, actor="cli", data=summary)
         except OSError as exc:
             raise CommandError(f"cannot read {file}: {exc.strerror or exc}") from exc
         except ImportRejected as exc:
