@@ -179,7 +179,10 @@ def audit_verify() -> VerifyResult:
         return VerifyResult(count, Problem.HEAD, last.seq, last.pk, "the chain head row is missing")
     if (head_seq, head_hash) != (count, expected_prev):
         detail = f"the head records #{head_seq}, hash {head_hash[:12]}"
-        if head_seq > count:
-            detail += f": event{'s' if head_seq - count > 1 else ''} after #{count} were deleted"
+        missing = head_seq - count
+        if missing == 1:
+            detail += ": the newest event was deleted"
+        elif missing > 1:
+            detail += f": the newest {missing} events were deleted"
         return VerifyResult(count, Problem.HEAD, last.seq if last else None, last.pk if last else None, detail)
     return VerifyResult(count)

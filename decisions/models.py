@@ -148,16 +148,18 @@ class AuditEvent(models.Model):
 
     @property
     def data_summary(self) -> str:
-        """The data as one line of ``key: value`` pairs, for tables."""
+        """The data as one line of ``key: value`` pairs, empty values left out, for tables. Keys are sorted:
+        PostgreSQL's jsonb does not keep their order, and an event should read the same on every database."""
 
         def show(value):
             if isinstance(value, dict):
-                return ", ".join(f"{key}={show(item)}" for key, item in value.items()) or "none"
+                return ", ".join(f"{key}={show(item)}" for key, item in sorted(value.items())) or "none"
             if isinstance(value, list):
                 return ", ".join(show(item) for item in value) or "none"
             return str(value)
 
-        return "; ".join(f"{key}: {show(value)}" for key, value in self.data.items())
+        shown = sorted((key, value) for key, value in self.data.items() if value not in ("", None))
+        return "; ".join(f"{key}: {show(value)}" for key, value in shown)
 
 
 class AuditAppendOnly(Exception):

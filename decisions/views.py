@@ -48,11 +48,10 @@ def queue(request):
 
 
 @login_required
-@reviewer_required
 @require_http_methods(["GET", "POST"])
 def review(request, pk: int):
     """One request under review: the engine's decision in full, earlier reviews, and the actions."""
-    access_request = get_request_for_user(request.user, pk)
+    access_request = get_request_for_user(request.user, pk, to_review=True)
     form = ReviewForm(request.POST or None, requested_hours=access_request.duration_hours)
     if request.method == "POST" and form.is_valid():
         try:
@@ -84,10 +83,9 @@ def review(request, pk: int):
 
 
 @login_required
-@reviewer_required
 @require_POST
 def request_retry_view(request, pk: int):
-    access_request = get_request_for_user(request.user, pk)
+    access_request = get_request_for_user(request.user, pk, to_review=True)
     if request_retry(access_request=access_request):
         messages.success(request, f"Request #{pk} is queued for evaluation again.")
     else:

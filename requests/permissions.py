@@ -30,10 +30,16 @@ def is_auditor(user) -> bool:
     return in_group(user, AUDITORS, REVIEWERS, ADMINS)
 
 
-def get_request_for_user(user, pk: int) -> AccessRequest:
-    """The request, if this user may see it: their own, or any for reviewers and auditors."""
+def get_request_for_user(user, pk: int, *, to_review: bool = False) -> AccessRequest:
+    """The request, if this user may see it: their own, or any for reviewers and auditors.
+
+    With `to_review`, only reviewers get it. Everyone else gets a 404 — for another user's request as
+    for one that does not exist, so the answer reveals nothing.
+    """
     queryset = AccessRequest.objects.select_related("identity__owner", "role", "requester", "decision", "grant")
-    if not is_auditor(user):
+    if to_review and not is_reviewer(user):
+        queryset = queryset.none()
+    elif not is_auditor(user):
         queryset = queryset.filter(requester=user)
     return get_object_or_404(queryset, pk=pk)
 

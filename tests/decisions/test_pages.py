@@ -80,7 +80,7 @@ def test_retry_puts_a_failed_request_back_in_line(client, reviewer, requester, r
         last_error="boom",
     )
     client.force_login(requester)
-    assert client.post(f"/decisions/requests/{failed.pk}/retry/").status_code == 403
+    assert client.post(f"/decisions/requests/{failed.pk}/retry/").status_code == 404
     client.force_login(reviewer)
     assert client.get(f"/decisions/requests/{failed.pk}/retry/").status_code == 405
     response = client.post(f"/decisions/requests/{failed.pk}/retry/")

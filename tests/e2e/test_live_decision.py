@@ -1,7 +1,7 @@
 """End to end in a real browser: Chromium drives the live server while a real Celery worker decides.
 
 What a user would notice breaking: the decision arriving without a reload, the reviewer's queue
-refreshing on its own, the auditor's CSV download.
+refreshing on its own and confirming, the grant reaching the requester's page, the auditor's CSV.
 """
 
 import csv
@@ -98,10 +98,18 @@ def test_a_request_is_decided_live_and_reviewers_and_auditors_see_it(
     expect(panel).to_contain_text("Privileged IAM access")
     assert page.evaluate("window.notReloaded") is True
 
-    # The reviewer's queue picked the decision up on its own.
-    expect(reviewer.locator("#queue-body")).to_contain_text(f"#{access_request.pk}", timeout=10_000)
-    expect(reviewer.locator("#queue-body")).to_contain_text("Approve with conditions")
+    # A HIGH role with conditions waits for a human; the reviewer's queue picks it up on its own.
+    expect(panel).to_contain_text("a reviewer has been asked to decide")
+    row = reviewer.locator("tr", has_text=f"#{access_request.pk}").first
+    expect(row).to_contain_text("Approve with conditions", timeout=10_000)
     assert reviewer.evaluate("window.notReloaded") is True
+    row.get_by_role("button", name="Confirm").click()
+    expect(reviewer.locator(".flash")).to_contain_text(f"Request #{access_request.pk} reviewed: approved")
+
+    # ...and the requester's page turns to granted access, still without a reload.
+    expect(panel).to_contain_text("access until", timeout=10_000)
+    expect(panel).to_contain_text("Reviewed by reviewer")
+    assert page.evaluate("window.notReloaded") is True
 
     auditor = sign_in(browser, live_server, "auditor")
     auditor.goto(f"{live_server.url}/decisions/history/")
@@ -110,7 +118,7 @@ def test_a_request_is_decided_live_and_reviewers_and_auditors_see_it(
         auditor.click("text=Export CSV")
     rows = list(csv.DictReader(io.StringIO(open(download_info.value.path(), encoding="utf-8").read())))
     decision = Decision.objects.get(request=access_request)
-    assert [(r["request_id"], r["verdict"], r["engine"]) for r in rows] == [
-        (str(access_request.pk), "APPROVE_WITH_CONDITIONS", "ai:test-model")
+    assert [(r["request_id"], r["verdict"], r["engine"], r["status"]) for r in rows] == [
+        (str(access_request.pk), "APPROVE_WITH_CONDITIONS", "ai:test-model", "APPROVED")
     ]
     assert rows[0]["conditions"] == ";".join(decision.conditions) == "MFA;TIME_BOUND;SESSION_RECORDING"

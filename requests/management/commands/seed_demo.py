@@ -82,6 +82,8 @@ class Command(BaseCommand):
             if password or created:
                 user.set_password(password or generated)
             user.is_staff = user.is_superuser = is_admin
+            # E-mails go to the console backend in the demo; example.com never delivers anywhere.
+            user.email = f"{username}@example.com"
             user.save()
             user.groups.add(Group.objects.get(name=group))
             Identity.objects.update_or_create(
