@@ -152,7 +152,7 @@ def request_evaluate(*, request_id: int) -> Decision | None:
             ai_error = ""
         except advisor.AdvisorError as exc:
             ai_error = str(exc)
-            logger.info("AI advisor not used for request %s: %s", request_id, ai_error)
+            logger.debug("AI advisor not used for request %s: %s", request_id, ai_error)
 
     verdict, conditions = policy.combine(
         signals, bound, advice.verdict if advice else None, advice.recommended_controls if advice else []

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.test.utils import override_settings
 from django.utils import timezone
 
 from decisions.pipeline import request_evaluate
@@ -64,7 +65,9 @@ class Command(BaseCommand):
                 ),
             )
         password = self.ensure_logins(now)
-        self.seed_decisions()
+        # Seeded history is not news: keep its notification e-mails out of the demo's console.
+        with override_settings(EMAIL_BACKEND="django.core.mail.backends.locmem.EmailBackend"):
+            self.seed_decisions()
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         if password:
@@ -127,6 +130,8 @@ class Command(BaseCommand):
                 duration_hours=hours,
             )
             decision = request_evaluate(request_id=access_request.pk)
+            access_request.refresh_from_db()
             self.stdout.write(
-                f"  request #{access_request.pk} {username} → {role.slug}: {decision.verdict} ({decision.risk_score})"
+                f"  request #{access_request.pk} {username} → {role.slug}: {decision.verdict} "
+                f"({decision.risk_score}), {access_request.get_status_display().lower()}"
             )
