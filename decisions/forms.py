@@ -1,4 +1,4 @@
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django import forms
 
@@ -12,8 +12,19 @@ class HistoryFilterForm(forms.Form):
 
     verdict = forms.ChoiceField(choices=[("", "Any verdict"), *Verdict.choices], required=False)
     role = forms.SlugField(required=False, max_length=140)
-    since = forms.DateField(required=False, help_text="From this day (UTC), inclusive.")
-    until = forms.DateField(required=False, help_text="Up to this day (UTC), inclusive.")
+    since = forms.DateField(
+        required=False, help_text="From this day (UTC), inclusive.", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, help_text="Up to this day (UTC), inclusive.", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def clean_until(self):
+        until = self.cleaned_data["until"]
+        # The filter looks up to the end of the day; the last representable day has no "next day".
+        if until and until >= date.max:
+            raise forms.ValidationError("Pick an earlier date.")
+        return until
 
     def clean(self):
         cleaned = super().clean()

@@ -227,6 +227,7 @@ def decision_record(*, access_request: AccessRequest, fields: dict) -> Decision:
                 band=decision.risk_band,
                 used_ai=decision.used_ai,
                 two_reviewers=role.requires_two_reviewers,
+                conditions=decision.conditions,
             ):
                 AccessRequest.objects.filter(pk=access_request.pk).update(
                     status=RequestStatus.NEEDS_REVIEW, last_error=""

@@ -135,13 +135,16 @@ def combine(
     return verdict, conditions_for(signals, extra=policy.conditions + conditions_from_controls(ai_controls))
 
 
-def review_required(*, review_mode: str, verdict: str, band: str, used_ai: bool, two_reviewers: bool) -> bool:
+def review_required(
+    *, review_mode: str, verdict: str, band: str, used_ai: bool, two_reviewers: bool, conditions=()
+) -> bool:
     """Whether a human must look before the engine's decision takes effect.
 
     A decision the policy reached alone (no AI) above the low band always goes to a human: the fallback
-    is there to be safe, not to be final.
+    is there to be safe, not to be final. MANAGER_APPROVAL is a condition only a person can meet, so
+    it routes to review too; the other conditions travel with the grant to the enforcement point.
     """
-    if review_mode == "always" or two_reviewers:
+    if review_mode == "always" or two_reviewers or Condition.MANAGER_APPROVAL in conditions:
         return True
     if not used_ai and band != Band.LOW:
         return True

@@ -4,6 +4,3 @@ from django.apps import AppConfig
 class RequestsConfig(AppConfig):
     name = "requests"
     verbose_name = "Access requests and identities"
-
-    def ready(self):
-        from requests import signals  # noqa: F401

@@ -15,11 +15,12 @@ If any error was found, nothing is written: ``ImportRejected`` carries every err
 
 import base64
 import binascii
+import csv
 import io
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
@@ -117,6 +118,15 @@ class Parsed:
 
 def read_table(text: str) -> tuple[pd.DataFrame | None, list[RowError]]:
     """Parse CSV text into a frame of strings, with a row number column counting the header as row 1."""
+    # pandas may quietly drop the extra fields of a too-long row; count them ourselves and refuse the file.
+    header, *records = list(csv.reader(io.StringIO(text))) or [[]]
+    ragged = [
+        RowError(number, None, f"{len(fields)} fields, but the header has {len(header)}")
+        for number, fields in enumerate(records, start=2)
+        if fields and len(fields) != len(header)
+    ]
+    if ragged:
+        return None, ragged
     try:
         frame = pd.read_csv(
             io.StringIO(text), dtype=str, keep_default_na=False, skip_blank_lines=False, index_col=False
@@ -197,6 +207,9 @@ def read_role_file(path, *, format: str) -> Parsed:
 # ---------------------------------------------------------------------------------------------- values
 
 
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
 class CellError(ValueError):
     """A cell's value is wrong; the message says why, the caller adds row and column."""
 
@@ -222,6 +235,9 @@ def parse_timestamp(value: str) -> datetime:
         raise CellError(f"{value!r} is not an ISO 8601 timestamp") from None
     if moment.tzinfo is None:
         raise CellError(f"{value!r} has no time zone; add Z or an offset such as +00:00")
+    # A date in the future would keep an identity "active" for ever; allow a day of clock skew.
+    if moment > datetime.now(UTC) + FUTURE_TOLERANCE:
+        raise CellError(f"{value!r} is in the future")
     return moment.astimezone(UTC)
 
 

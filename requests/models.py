@@ -180,6 +180,11 @@ class AccessRequest(models.Model):
         return self.status in OPEN_STATUSES
 
     @property
+    def is_waiting_long(self) -> bool:
+        """Still without a decision half a minute after submission: worth telling the requester why."""
+        return self.status in AWAITING_EVALUATION and (timezone.now() - self.submitted_at).total_seconds() > 30
+
+    @property
     def is_access_active(self) -> bool:
         return (
             self.status == RequestStatus.APPROVED and self.expires_at is not None and self.expires_at > timezone.now()

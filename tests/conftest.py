@@ -1,5 +1,6 @@
 """Shared fixtures: the catalogue, identities and logins that most tests need, built with the ORM."""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -14,7 +15,8 @@ from django.utils import timezone
 from requests.models import Identity, IdentityKind, PrivilegeLevel, Role
 from tests.fake_openai import FakeOpenAI
 
-TEST_REDIS_HOST, TEST_REDIS_PORT, TEST_REDIS_DB = "127.0.0.1", 6379, 15
+TEST_REDIS_HOST, TEST_REDIS_PORT = "127.0.0.1", 6379
+TEST_REDIS_DB = int(os.environ.get("JIT_TEST_REDIS_DB", "15"))
 TEST_BROKER_URL = f"redis://{TEST_REDIS_HOST}:{TEST_REDIS_PORT}/{TEST_REDIS_DB}"
 
 
@@ -157,7 +159,8 @@ def close_worker_connections(**kwargs):
 
 @pytest.fixture
 def celery_worker(transactional_db, django_db_serialized_rollback, celery_app, monkeypatch):
-    """A real Celery worker, in a thread of this process, consuming from Redis database 15.
+    """A real Celery worker, in a thread of this process, consuming from Redis database 15
+    (or JIT_TEST_REDIS_DB).
 
     The worker's thread has its own database connection, so the tests that use it must commit their
     data (`transactional_db`); serialized rollback puts back the migrations' data (the groups) that the

@@ -193,3 +193,29 @@ def test_export_neutralises_formulas_in_text_cells(client, auditor, requester, r
     client.force_login(auditor)
     (row,) = read_csv(client.get("/decisions/export.csv"))
     assert row["justification"] == '\'=HYPERLINK("http://evil","x")'
+
+
+def test_a_far_future_until_is_a_validation_error_not_a_crash(client, auditor):
+    client.force_login(auditor)
+    page = client.get("/decisions/history/", {"until": "9999-12-31"})
+    assert page.status_code == 200
+    assert "Pick an earlier date." in page.content.decode()
+    assert "Fix the filters above" in page.content.decode()
+    assert client.get("/decisions/export.csv", {"until": "9999-12-31"}).status_code == 400
+
+
+def test_requesters_get_a_page_that_explains_a_refusal(client, requester):
+    client.force_login(requester)
+    response = client.get("/decisions/history/")
+    assert response.status_code == 403
+    assert "ask an administrator" in response.content.decode()
+
+
+def test_admins_cannot_delete_access_requests(client, requester, roles):
+    from django.contrib.auth.models import User
+
+    admin = User.objects.create_superuser("root-admin", password="pw-for-tests-only")
+    access_request = decide(requester.identity, roles["low"], requester=requester)
+    client.force_login(admin)
+    assert client.get(f"/admin/requests/accessrequest/{access_request.pk}/delete/").status_code == 403
+    assert client.get(f"/admin/requests/accessrequest/{access_request.pk}/change/").status_code == 200

@@ -341,3 +341,13 @@ def test_submitting_through_the_form_is_an_audit_event(client, requester, roles)
     access_request = AccessRequest.objects.get()
     event = AuditEvent.objects.get(kind="submitted")
     assert (event.actor, event.request_id, event.data["role"]) == ("requester", access_request.pk, roles["low"].slug)
+
+
+def test_manager_approval_is_met_by_a_person_not_by_the_engine():
+    # An AI-backed conditional approval on a role that needs no review would be granted at once,
+    # unless one of its conditions is a person's approval.
+    common = dict(
+        review_mode="never", verdict="APPROVE_WITH_CONDITIONS", band="medium", used_ai=True, two_reviewers=False
+    )
+    assert review_required(**common, conditions=["MFA", "TIME_BOUND"]) is False
+    assert review_required(**common, conditions=["MFA", "TIME_BOUND", "MANAGER_APPROVAL"]) is True

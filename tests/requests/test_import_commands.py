@@ -452,3 +452,30 @@ def test_generic_roles_missing_columns(tmp_path):
     _, errors = run_failing("import_roles", write(tmp_path, "slug,name\nx,X\n", "roles.csv"))
 
     assert errors == ["missing required column(s): privilege_level, max_duration_hours, grants_admin"]
+
+
+def test_a_row_with_extra_fields_rejects_the_file(tmp_path):
+    path = tmp_path / "roles.csv"
+    path.write_text(
+        "slug,name,privilege_level,max_duration_hours,grants_admin,description\n"
+        "ok-role,OK,LOW,8,false,fine\n"
+        "nu-test-role,NU Test,LOW,8,false,Read, list and describe\n"
+    )
+    err = StringIO()
+    with pytest.raises(CommandError, match="nothing was imported"):
+        call_command("import_roles", str(path), stderr=err)
+    assert "row 3: 7 fields, but the header has 6" in err.getvalue()
+    assert not Role.objects.exists()
+
+
+def test_a_last_activity_in_the_future_is_refused(tmp_path):
+    path = tmp_path / "ids.csv"
+    path.write_text(
+        "username,display_name,kind,is_admin,last_activity,mfa_enabled,owner\n"
+        "time-traveller,T,human,false,2099-01-01T00:00:00Z,true,\n"
+    )
+    err = StringIO()
+    with pytest.raises(CommandError):
+        call_command("import_identities", str(path), stderr=err)
+    assert "row 2, column last_activity: '2099-01-01T00:00:00Z' is in the future" in err.getvalue()
+    assert not Identity.objects.exists()
