@@ -51,39 +51,37 @@ def neutralise(value: str) -> str:
 
 
 def decision_row(decision: Decision) -> list:
+    """One decision as CSV cells; every text cell neutralised, since most of them echo someone's input."""
     access_request = decision.request
-    factors = "; ".join(f"{f['code']} +{f['points']}" for f in decision.factors)
-    text = [
+    cells = [
+        decision.pk,
+        access_request.pk,
+        iso_utc(access_request.submitted_at),
+        iso_utc(decision.created_at),
         access_request.requester.username,
         access_request.identity.username,
         access_request.identity.kind,
         access_request.role.slug,
         access_request.role.privilege_level,
-    ]
-    return [
-        decision.pk,
-        access_request.pk,
-        iso_utc(access_request.submitted_at),
-        iso_utc(decision.created_at),
-        *[neutralise(value) for value in text],
         access_request.duration_hours,
-        neutralise(access_request.justification),
+        access_request.justification,
         decision.risk_score,
         decision.risk_band,
-        factors,
+        "; ".join(f"{f['code']} +{f['points']}" for f in decision.factors),
         decision.policy_verdict,
         decision.verdict,
-        neutralise(decision.engine),
-        neutralise(decision.ai_error),
-        neutralise(decision.reasoning),
-        neutralise("; ".join(decision.risk_drivers)),
-        neutralise("; ".join(decision.recommended_controls)),
+        decision.engine,
+        decision.ai_error,
+        decision.reasoning,
+        "; ".join(decision.risk_drivers),
+        "; ".join(decision.recommended_controls),
         ";".join(decision.conditions),
         decision.policy_version,
         access_request.status,
         iso_utc(access_request.expires_at),
         getattr(decision, "audit_hash", None) or "",
     ]
+    return [neutralise(cell) if isinstance(cell, str) else cell for cell in cells]
 
 
 class Echo:

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from decisions.models import Decision
 from requests.models import AccessRequest, RequestStatus
-from tests.conftest import decide
+from tests.conftest import decide, make_user
 
 
 @pytest.fixture
@@ -219,3 +219,54 @@ def test_admins_cannot_delete_access_requests(client, requester, roles):
     client.force_login(admin)
     assert client.get(f"/admin/requests/accessrequest/{access_request.pk}/delete/").status_code == 403
     assert client.get(f"/admin/requests/accessrequest/{access_request.pk}/change/").status_code == 200
+
+
+FORMULA_STARTS = ["=", "+", "-", "@", "\t", "\r"]
+
+
+@pytest.mark.parametrize("start", FORMULA_STARTS)
+def test_export_neutralises_formulas_in_every_text_column(client, auditor, roles, settings, fake_openai, start):
+    """Usernames, identity names and role slugs come from imports; the justification from the requester;
+    reasoning, drivers and controls from the model. Every text cell is shown as text, whatever it starts with."""
+    from decisions.export import COLUMNS
+
+    settings.OPENAI_API_KEY, settings.OPENAI_BASE_URL = "test-key", f"{fake_openai.url}/v1"
+    settings.JIT_AI_MODEL = f"{start}model"
+    fake_openai.answer_verdict(
+        {
+            "verdict": "APPROVE",
+            "reasoning": f"{start}reasoning",
+            "risk_drivers": [f"{start}driver"],
+            "recommended_controls": [f"{start}control"],
+        }
+    )
+    requester = make_user(f"{start}requester", "requesters")
+    requester.identity.username = f"{start}identity"
+    requester.identity.save()
+    roles["low"].slug = f"{start}role"
+    roles["low"].save()
+    decide(requester.identity, roles["low"], requester=requester, justification=f"{start}justification")
+    client.force_login(auditor)
+    (row,) = read_csv(client.get("/decisions/export.csv"))
+
+    expected = {
+        "requester": "requester",
+        "identity": "identity",
+        "role": "role",
+        "justification": "justification",
+        "engine": "ai:" + start + "model",  # starts with "ai:", already safe
+        "reasoning": "reasoning",
+        "risk_drivers": "driver",
+        "recommended_controls": "control",
+    }
+    if start.isspace():
+        expected["reasoning"] = None  # the advisor strips the model's reasoning: nothing left to neutralise
+        assert row["reasoning"] == "reasoning"
+    for column, text in expected.items():
+        if column == "engine":
+            assert row[column] == text
+        elif text is not None:
+            assert row[column] == f"'{start}{text}", column
+    # Nothing else in the row begins like a formula either.
+    for column in COLUMNS:
+        assert not row[column].startswith(tuple(FORMULA_STARTS)), column
