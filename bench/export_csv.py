@@ -502,7 +502,7 @@ def main() -> None:
     os.environ["DATABASE_URL"] = url
     try:
         started = time.perf_counter()
-        print(f"building {args.rows:,} decisions in {url} …", file=sys.stderr)
+        print(f"database {url}: building {args.rows:,} decisions unless it already holds some …", file=sys.stderr)
         built = run_phase("build", args.rows, env)
         print(
             f"fixture: {built['rows']:,} decisions ({'built' if built['built'] else 'reused'} "

@@ -84,6 +84,15 @@ def decision_row(decision: Decision) -> list:
     return [neutralise(cell) if isinstance(cell, str) else cell for cell in cells]
 
 
+EXPORT_FIELDS = [
+    "id", "created_at", "risk_score", "risk_band", "factors", "policy_verdict", "verdict", "engine", "ai_error",
+    "reasoning", "risk_drivers", "recommended_controls", "conditions", "policy_version",
+    "request__id", "request__submitted_at", "request__duration_hours", "request__justification",
+    "request__status", "request__expires_at", "request__requester__username", "request__identity__username",
+    "request__identity__kind", "request__role__slug", "request__role__privilege_level",
+]  # fmt: skip
+
+
 class Echo:
     """A file-like object whose write() hands the line back, for csv.writer inside a generator."""
 
@@ -98,6 +107,8 @@ def export_rows(decisions):
     evaluated = AuditEvent.objects.filter(decision=OuterRef("pk"), kind=AuditKind.EVALUATED).order_by("seq")
     queryset = (
         decisions.select_related("request__requester", "request__identity", "request__role")
+        # Only what the row needs: no password hashes, and a quarter less work per row.
+        .only(*EXPORT_FIELDS)
         .annotate(audit_hash=Subquery(evaluated.values("hash")[:1]))
         .order_by("created_at", "id")
     )

@@ -123,7 +123,7 @@ def review_submit(
     now = timezone.now()
     with transaction.atomic():
         access_request = (
-            AccessRequest.objects.select_for_update()
+            AccessRequest.objects.select_for_update(of=("self",))
             .select_related("identity__owner", "role", "decision")
             .get(pk=request_id)
         )
