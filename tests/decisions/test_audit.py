@@ -495,3 +495,39 @@ def test_audit_page_query_count_does_not_grow_with_events(client, auditor, reque
 def test_the_data_summary_reads_the_same_on_every_database():
     event = AuditEvent(data={"rows": 0, "model": "", "filters": {"verdict": "DENY", "role": "s3"}, "fields": []})
     assert event.data_summary == "fields: none; filters: role=s3, verdict=DENY; rows: 0"
+
+
+def test_every_kind_of_state_change_leaves_an_event_and_the_chain_verifies(
+    client, requester, reviewer, auditor, roles, scenario_identities, tmp_path
+):
+    """One pass through the product touching every kind: submit, evaluate, grant, deny, review, expire,
+    export, import, change a role."""
+    from datetime import timedelta
+
+    from django.test import Client
+    from django.utils import timezone
+
+    from decisions.reviews import review_submit, reviews_expire
+
+    client.force_login(requester)
+    client.post("/requests/new/", {"role": roles["low"].slug, "justification": "Read the logs.", "duration_hours": 1})
+    decide(scenario_identities["standard_active"], roles["low"], requester=requester)  # evaluated, granted
+    to_deny = decide(scenario_identities["standard_45d"], roles["high"], requester=requester)
+    review_submit(request_id=to_deny.pk, reviewer=reviewer, action="deny")  # reviewed, denied
+    to_expire = decide(scenario_identities["standard_45d"], roles["high"], requester=requester)
+    Decision.objects.filter(request=to_expire).update(created_at=timezone.now() - timedelta(days=2))
+    reviews_expire(now=timezone.now())  # expired
+    client.force_login(auditor)
+    b"".join(client.get("/decisions/export.csv").streaming_content)  # exported
+    path = tmp_path / "roles.csv"
+    path.write_text("slug,name,privilege_level,max_duration_hours,grants_admin,description\nx-role,X,LOW,8,false,x\n")
+    call_command("import_roles", str(path), stdout=StringIO())  # imported
+    role = Role.objects.get(slug="x-role")
+    admin = Client()
+    admin.force_login(User.objects.create_superuser("security-admin", password="pw-for-tests-only"))
+    response = admin.post(f"/admin/requests/role/{role.pk}/change/", role_form(role, max_duration_hours=2))
+    assert response.status_code == 302 and response["Location"] == "/admin/requests/role/"  # role_changed
+
+    assert set(AuditEvent.objects.values_list("kind", flat=True)) == set(AuditKind.values)
+    result = audit_verify()
+    assert result.intact and result.count == AuditEvent.objects.count()
