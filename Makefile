@@ -75,6 +75,7 @@ test: install
 
 demo: install
 	export DJANGO_DEBUG=1
+	export JIT_BASE_URL="$${JIT_BASE_URL:-http://127.0.0.1:$(PORT)}"
 	REDIS_PID=""; WORKER_PID=""
 	$(ensure_redis)
 	mkdir -p .demo

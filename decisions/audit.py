@@ -19,9 +19,10 @@ from enum import StrEnum
 
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
-from decisions.models import AuditChainHead, AuditEvent, AuditKind
+from decisions.models import AuditChainHead, AuditEvent, AuditKind, Decision, Grant
 
 GENESIS_HASH = "0" * 64
 HEAD_PK = 1
@@ -127,6 +128,7 @@ class Problem(StrEnum):
     LINK = "its link to the previous event is broken (prev_hash does not match)"
     GAP = "out of sequence: events are missing or reordered before it"
     HEAD = "the chain head does not match the last event"
+    UNRECORDED = "a record disagrees with the audit trail"
 
 
 @dataclass(frozen=True)
@@ -185,4 +187,27 @@ def audit_verify() -> VerifyResult:
         elif missing > 1:
             detail += f": the newest {missing} events were deleted"
         return VerifyResult(count, Problem.HEAD, last.seq if last else None, last.pk if last else None, detail)
+    return records_match_trail(count)
+
+
+def records_match_trail(count: int) -> VerifyResult:
+    """Cross-check the records the trail vouches for, so that wiping the trail, or editing a decision or
+    a grant behind its back, is noticed too.
+
+    6. Every decision has its `evaluated` event.
+    7. Every grant ends when its `granted` event says it ends.
+    """
+    unrecorded = Decision.objects.exclude(audit_events__kind=AuditKind.EVALUATED).order_by("pk").first()
+    if unrecorded:
+        detail = f"decision {unrecorded.pk} (request #{unrecorded.request_id}) has no evaluated event"
+        return VerifyResult(count, Problem.UNRECORDED, detail=detail)
+    recorded_end = AuditEvent.objects.filter(kind=AuditKind.GRANTED, request_id=OuterRef("request_id")).order_by("seq")
+    grants = Grant.objects.annotate(recorded_end=Subquery(recorded_end.values("data__expires_at")[:1])).order_by("pk")
+    for grant in grants.only("pk", "request_id", "expires_at").iterator(chunk_size=2000):
+        if grant.recorded_end != grant.expires_at.isoformat():
+            detail = (
+                f"grant {grant.pk} (request #{grant.request_id}) ends {grant.expires_at.isoformat()}, "
+                f"its granted event says {grant.recorded_end or 'nothing'}"
+            )
+            return VerifyResult(count, Problem.UNRECORDED, detail=detail)
     return VerifyResult(count)

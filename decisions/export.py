@@ -3,9 +3,9 @@
 import csv
 from datetime import UTC, datetime
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef, Prefetch, Subquery
 
-from decisions.models import AuditEvent, AuditKind, Decision
+from decisions.models import AuditEvent, AuditKind, Decision, Review
 
 COLUMNS = [
     "decision_id",
@@ -30,6 +30,11 @@ COLUMNS = [
     "risk_drivers",
     "recommended_controls",
     "conditions",
+    # What people decided beside the engine: each review, and the access actually granted.
+    "reviews",
+    "overridden",
+    "granted_conditions",
+    "granted_by",
     "policy_version",
     "status",
     "expires_at",
@@ -53,6 +58,7 @@ def neutralise(value: str) -> str:
 def decision_row(decision: Decision) -> list:
     """One decision as CSV cells; every text cell neutralised, since most of them echo someone's input."""
     access_request = decision.request
+    grant = getattr(access_request, "grant", None)
     cells = [
         decision.pk,
         access_request.pk,
@@ -76,6 +82,13 @@ def decision_row(decision: Decision) -> list:
         "; ".join(decision.risk_drivers),
         "; ".join(decision.recommended_controls),
         ";".join(decision.conditions),
+        "; ".join(
+            f"{review.reviewer.username}: {review.outcome}{' (against the engine)' if review.against_engine else ''}"
+            for review in access_request.reviews.all()
+        ),
+        "true" if any(review.against_engine for review in access_request.reviews.all()) else "false",
+        ";".join(grant.conditions) if grant else "",
+        grant.granted_by if grant else "",
         decision.policy_version,
         access_request.status,
         iso_utc(access_request.expires_at),
@@ -90,6 +103,7 @@ EXPORT_FIELDS = [
     "request__id", "request__submitted_at", "request__duration_hours", "request__justification",
     "request__status", "request__expires_at", "request__requester__username", "request__identity__username",
     "request__identity__kind", "request__role__slug", "request__role__privilege_level",
+    "request__grant__conditions", "request__grant__granted_by",
 ]  # fmt: skip
 
 
@@ -106,9 +120,11 @@ def export_rows(decisions):
     yield writer.writerow(COLUMNS)
     evaluated = AuditEvent.objects.filter(decision=OuterRef("pk"), kind=AuditKind.EVALUATED).order_by("seq")
     queryset = (
-        decisions.select_related("request__requester", "request__identity", "request__role")
+        decisions.select_related("request__requester", "request__identity", "request__role", "request__grant")
         # Only what the row needs: no password hashes, and a quarter less work per row.
         .only(*EXPORT_FIELDS)
+        # Fetched per chunk of the iterator, so memory stays flat.
+        .prefetch_related(Prefetch("request__reviews", queryset=Review.objects.select_related("reviewer")))
         .annotate(audit_hash=Subquery(evaluated.values("hash")[:1]))
         .order_by("created_at", "id")
     )

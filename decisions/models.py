@@ -113,6 +113,7 @@ class AuditKind(models.TextChoices):
     EXPORTED = "exported"
     IMPORTED = "imported"
     ROLE_CHANGED = "role_changed"
+    IDENTITY_CHANGED = "identity_changed"
 
 
 class AuditEvent(models.Model):

@@ -16,11 +16,16 @@ from decisions.audit import audit_record
 from decisions.grants import grant_create
 from decisions.models import AuditKind, Review
 from decisions.notifications import notify_requester
-from decisions.policy import STRICTNESS, Condition, Verdict
+from decisions.policy import BASE_CONDITIONS, Condition, Verdict
 from requests.models import AccessRequest, RequestStatus
 
-# "At least a sentence": enough words that the reason explains something.
+# "At least a sentence": enough words, and real ones, that the reason explains something.
 MIN_OVERRIDE_REASON_WORDS = 5
+MIN_OVERRIDE_REASON_CHARS = 25
+
+
+def ordered_conditions(codes) -> list[str]:
+    return [code for code in Condition.values if code in codes]
 
 
 class ReviewAction(models.TextChoices):
@@ -52,36 +57,42 @@ def review_outcome(
     hours: int | None,
     reason: str,
 ) -> Outcome:
-    """What a reviewer's action amounts to. Pure; raises ReviewError for an action that makes no sense."""
-    hours = requested_hours if hours is None else hours
-    if hours < 1 or hours > requested_hours:
-        raise ReviewError(f"The duration must be between 1 and the {requested_hours} h requested.")
+    """What a reviewer's action amounts to. Pure; raises ReviewError for an action that makes no sense.
+
+    An override never drops below MFA and time-bound access: a person may judge the engine too strict,
+    but access granted against its advice is still verified and still ends.
+    """
     unknown = set(extra_conditions) - set(Condition.values)
     if unknown:
         raise ReviewError(f"Unknown condition(s): {', '.join(sorted(unknown))}.")
-    merged = [code for code in Condition.values if code in set(engine_conditions) | set(extra_conditions)]
-
     if action == ReviewAction.DENY:
-        return Outcome(Verdict.DENY, [], hours, against_engine=False)
+        return Outcome(Verdict.DENY, [], requested_hours, against_engine=False)
     if action == ReviewAction.CONFIRM:
         return Outcome(engine_verdict, list(engine_conditions), requested_hours, against_engine=False)
+
+    # Only tightening and overriding take a duration; it can only shorten what was asked.
+    hours = requested_hours if hours is None else hours
+    if hours < 1 or hours > requested_hours:
+        raise ReviewError(f"The duration must be between 1 and the {requested_hours} h requested.")
     if action == ReviewAction.TIGHTEN:
         if engine_verdict == Verdict.DENY:
             raise ReviewError("The engine denied this request; there is nothing to tighten. Confirm the denial.")
         if not extra_conditions and hours == requested_hours:
             raise ReviewError("To tighten, add a condition or shorten the duration.")
+        merged = ordered_conditions(set(engine_conditions) | set(extra_conditions))
         verdict = Verdict.APPROVE_WITH_CONDITIONS if merged else engine_verdict
         return Outcome(verdict, merged, hours, against_engine=False)
     if action == ReviewAction.OVERRIDE:
-        if len(reason.split()) < MIN_OVERRIDE_REASON_WORDS:
+        if len(reason.split()) < MIN_OVERRIDE_REASON_WORDS or len(reason) < MIN_OVERRIDE_REASON_CHARS:
             raise ReviewError(
-                f"Approving against the engine needs a reason of at least a sentence ({MIN_OVERRIDE_REASON_WORDS} words)."
+                "Approving against the engine needs a reason of at least a sentence "
+                f"({MIN_OVERRIDE_REASON_WORDS} words, {MIN_OVERRIDE_REASON_CHARS} characters)."
             )
-        verdict = Verdict.APPROVE_WITH_CONDITIONS if extra_conditions else Verdict.APPROVE
-        conditions = [code for code in Condition.values if code in extra_conditions]
-        if STRICTNESS[Verdict(verdict)] >= STRICTNESS[Verdict(engine_verdict)]:
-            raise ReviewError("This is not looser than the engine's decision: use Confirm or Tighten instead.")
-        return Outcome(verdict, conditions, hours, against_engine=True)
+        conditions = ordered_conditions(set(BASE_CONDITIONS) | set(extra_conditions))
+        looser = engine_verdict == Verdict.DENY or not set(engine_conditions) <= set(conditions)
+        if not looser:
+            raise ReviewError("This keeps every condition the engine asked for: use Confirm or Tighten instead.")
+        return Outcome(Verdict.APPROVE_WITH_CONDITIONS, conditions, hours, against_engine=True)
     raise ReviewError(f"Unknown action {action!r}.")
 
 
@@ -93,14 +104,23 @@ def decided_by(access_request: AccessRequest) -> str:
     return ", ".join(names) if names else "the engine"
 
 
-def review_blocker(access_request: AccessRequest, reviewer) -> str:
+def review_blocker(access_request: AccessRequest, reviewer, *, already_reviewed: bool = False) -> str:
     """Why this reviewer may not review this request; empty when they may."""
+    if already_reviewed:
+        return "You have approved this request; a second, different reviewer must decide."
     identity = access_request.identity
     if access_request.requester_id == reviewer.pk or identity.user_id == reviewer.pk:
         return "You cannot review your own request."
     if identity.owner_id and identity.owner.user_id == reviewer.pk:
         return "You own the identity this request is for; another reviewer must decide."
     return ""
+
+
+def approvals_needed(access_request: AccessRequest, approvals) -> int:
+    """Two distinct approvals for roles that say so, and to overrule a hard rule (break-glass):
+    one person alone cannot undo a rule written to deny outright."""
+    overrules_hard_rule = access_request.decision.hard_rule and any(r.against_engine for r in approvals)
+    return 2 if access_request.role.requires_two_reviewers or overrules_hard_rule else 1
 
 
 def review_submit(
@@ -177,9 +197,9 @@ def review_submit(
             return review
 
         approvals = list(access_request.reviews.exclude(outcome=Verdict.DENY).select_related("reviewer"))
-        needed = 2 if access_request.role.requires_two_reviewers else 1
+        needed = approvals_needed(access_request, approvals)
         if len(approvals) >= needed:
-            conditions = sorted({c for r in approvals for c in r.conditions}, key=Condition.values.index)
+            conditions = ordered_conditions({c for r in approvals for c in r.conditions})
             grant_create(
                 access_request=access_request,
                 conditions=conditions,

@@ -31,11 +31,14 @@ def queue(request):
     needs_review = list(
         AccessRequest.objects.filter(status=RequestStatus.NEEDS_REVIEW)
         .select_related("identity__owner", "role", "requester", "decision")
-        .annotate(approvals=Count("reviews", filter=~Q(reviews__outcome=Verdict.DENY)))
+        .annotate(
+            approvals=Count("reviews", filter=~Q(reviews__outcome=Verdict.DENY)),
+            mine=Count("reviews", filter=Q(reviews__reviewer=request.user)),
+        )
         .order_by("-decision__risk_score", "submitted_at", "id")[:200]
     )
     for access_request in needs_review:
-        access_request.blocker = review_blocker(access_request, request.user)
+        access_request.blocker = review_blocker(access_request, request.user, already_reviewed=access_request.mine > 0)
     waiting = (
         AccessRequest.objects.filter(status__in=AWAITING_EVALUATION)
         .select_related("identity", "role", "requester")
@@ -69,14 +72,23 @@ def review(request, pk: int):
                 return redirect("decisions:queue")
         else:
             access_request.refresh_from_db()
-            messages.success(request, f"Request #{pk} reviewed: {access_request.get_status_display().lower()}.")
+            if access_request.status == RequestStatus.NEEDS_REVIEW:
+                messages.success(
+                    request, f"Request #{pk}: your approval is recorded; a second reviewer must approve too."
+                )
+            else:
+                messages.success(request, f"Request #{pk} reviewed: {access_request.get_status_display().lower()}.")
             return redirect("decisions:queue")
     context = {
         "access_request": access_request,
         "decision": getattr(access_request, "decision", None),
         "reviews": access_request.reviews.select_related("reviewer"),
         "form": form,
-        "blocker": review_blocker(access_request, request.user),
+        "blocker": review_blocker(
+            access_request,
+            request.user,
+            already_reviewed=access_request.reviews.filter(reviewer=request.user).exists(),
+        ),
         "condition_choices": Condition.choices,
     }
     return render(request, "decisions/review.html", context)

@@ -105,6 +105,7 @@ class Identity(models.Model):
         blank=True,
         on_delete=models.SET_NULL,
         related_name="identity",
+        verbose_name="portal login",
         help_text="The portal login of this identity, if it has one.",
     )
     created_at = models.DateTimeField(auto_now_add=True)

@@ -527,7 +527,64 @@ def test_every_kind_of_state_change_leaves_an_event_and_the_chain_verifies(
     admin.force_login(User.objects.create_superuser("security-admin", password="pw-for-tests-only"))
     response = admin.post(f"/admin/requests/role/{role.pk}/change/", role_form(role, max_duration_hours=2))
     assert response.status_code == 302 and response["Location"] == "/admin/requests/role/"  # role_changed
+    identity = scenario_identities["standard_45d"]
+    response = admin.post(
+        f"/admin/requests/identity/{identity.pk}/change/", identity_form(identity, owner=requester.identity.pk)
+    )
+    assert response.status_code == 302  # identity_changed
 
     assert set(AuditEvent.objects.values_list("kind", flat=True)) == set(AuditKind.values)
     result = audit_verify()
     assert result.intact and result.count == AuditEvent.objects.count()
+
+
+def test_wiping_the_trail_is_noticed_by_the_records_it_vouches_for(requester, roles, scenario_identities):
+    access_request = decide(scenario_identities["standard_active"], roles["low"], requester=requester)
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {TABLE}")
+        cursor.execute(f"DELETE FROM {connection.ops.quote_name(AuditChainHead._meta.db_table)}")
+    result = audit_verify()
+    assert not result.intact
+    assert result.message() == (
+        "audit trail broken: a record disagrees with the audit trail "
+        f"(decision {access_request.decision.pk} (request #{access_request.pk}) has no evaluated event)"
+    )
+
+
+def test_a_grant_extended_behind_the_trails_back_is_noticed(requester, roles, scenario_identities):
+    from decisions.models import Grant
+
+    access_request = decide(scenario_identities["standard_active"], roles["low"], requester=requester)
+    assert audit_verify().intact
+    grant = Grant.objects.get(request=access_request)
+    Grant.objects.filter(pk=grant.pk).update(expires_at=datetime(2030, 1, 1, tzinfo=UTC))
+    result = audit_verify()
+    assert result.problem == "a record disagrees with the audit trail"
+    assert f"grant {grant.pk} (request #{access_request.pk}) ends 2030-01-01T00:00:00+00:00" in result.detail
+
+
+def identity_form(identity, **changes) -> dict:
+    values = {**model_to_dict(identity), **changes}
+    for name in ("last_activity", "credential_created_at", "credential_rotated_at"):
+        moment = values.pop(name)
+        values[f"{name}_0"], values[f"{name}_1"] = (
+            (moment.strftime("%Y-%m-%d"), moment.strftime("%H:%M:%S")) if moment else ("", "")
+        )
+    return {name: value for name, value in values.items() if value is not None and value is not False} | {
+        "_save": "Save"
+    }
+
+
+def test_an_identity_change_through_the_admin_is_recorded(admin_client, reviewer, scenario_identities):
+    identity = scenario_identities["dormant_admin"]
+    response = admin_client.post(
+        f"/admin/requests/identity/{identity.pk}/change/",
+        identity_form(identity, is_admin=False, owner=reviewer.identity.pk),
+    )
+    assert response.status_code == 302, response.content
+    (event,) = AuditEvent.objects.filter(kind=AuditKind.IDENTITY_CHANGED)
+    assert (event.actor, event.data["username"], event.data["action"]) == ("root", "dormant-admin", "changed")
+    assert sorted(event.data["changed_fields"]) == ["is_admin", "owner"]
+    assert event.data["changes"]["owner"] == {"from": None, "to": reviewer.identity.pk}
+    assert event.data["changes"]["is_admin"] == {"from": True, "to": False}
+    assert audit_verify().intact

@@ -61,6 +61,20 @@ def test_override_without_a_reason_is_refused_on_the_page(client, reviewer, requ
     assert denied.status == RequestStatus.NEEDS_REVIEW
 
 
+def test_a_reviewer_who_approved_a_two_reviewer_request_is_told_to_wait(
+    client, reviewer, requester, roles, scenario_identities
+):
+    roles["low"].requires_two_reviewers = True
+    roles["low"].save()
+    access_request = decide(scenario_identities["standard_active"], roles["low"], requester=requester)
+    client.force_login(reviewer)
+    response = client.post(f"/decisions/requests/{access_request.pk}/review/", {"action": "confirm"}, follow=True)
+    assert "your approval is recorded; a second reviewer must approve too" in response.content.decode()
+    assert "a second, different reviewer must decide" in client.get("/decisions/queue/").content.decode()
+    page = client.get(f"/decisions/requests/{access_request.pk}/review/").content.decode()
+    assert "a second, different reviewer must decide" in page and 'value="confirm"' not in page
+
+
 def test_own_request_shows_why_it_cannot_be_reviewed(client, roles):
     reviewer = make_user("busy-reviewer", "reviewers")
     own = decide(reviewer.identity, roles["critical"], requester=reviewer)
@@ -142,3 +156,21 @@ def test_missing_objects_answer_404_like_forbidden_ones(client, reviewer):
     client.force_login(reviewer)
     for method, url in object_urls(999_999):
         assert fetch(client, method, url).status_code == 404, (method, url)
+
+
+def test_the_export_shows_what_people_decided_beside_the_engine(client, reviewer, auditor, requester, roles):
+    import csv
+    import io
+
+    critical = decide(requester.identity, roles["critical"], requester=requester)
+    client.force_login(reviewer)
+    reason = "The on-call manager approved this by phone during incident INC-7."
+    client.post(f"/decisions/requests/{critical.pk}/review/", {"action": "override", "reason": reason})
+    client.force_login(auditor)
+    body = b"".join(client.get("/decisions/export.csv").streaming_content).decode()
+    (row,) = csv.DictReader(io.StringIO(body))
+    assert row["verdict"] == "APPROVE_WITH_CONDITIONS"  # the engine's
+    assert row["conditions"] == "MFA;TIME_BOUND;MANAGER_APPROVAL;SESSION_RECORDING"  # the engine's
+    assert row["reviews"] == "reviewer: APPROVE_WITH_CONDITIONS (against the engine)"
+    assert row["overridden"] == "true"
+    assert (row["granted_conditions"], row["granted_by"], row["status"]) == ("MFA;TIME_BOUND", "reviewer", "APPROVED")

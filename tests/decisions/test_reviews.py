@@ -110,30 +110,52 @@ def test_engine_decision_is_never_overwritten_by_a_review(awaiting, reviewer):
     assert Decision.objects.filter(pk=awaiting.decision.pk).values().get() == before
 
 
-def test_approving_against_the_engine_needs_a_sentence(requester, reviewer, roles, scenario_identities):
-    denied = decide(scenario_identities["dormant_admin"], roles["high"], requester=requester)
-    assert (denied.status, denied.decision.verdict) == (RequestStatus.NEEDS_REVIEW, "DENY")
-    with pytest.raises(ReviewError, match="at least a sentence"):
-        review_submit(request_id=denied.pk, reviewer=reviewer, action="override", reason="ok")
+def test_approving_against_the_engine_needs_a_sentence(awaiting, reviewer):
+    for reason in ["ok", "a b c d e", "   "]:
+        with pytest.raises(ReviewError, match="at least a sentence"):
+            review_submit(request_id=awaiting.pk, reviewer=reviewer, action="override", reason=reason)
+    assert not Review.objects.exists()
 
+
+def test_an_override_drops_conditions_but_never_mfa_or_the_time_limit(requester, reviewer, roles):
+    critical = decide(requester.identity, roles["critical"], requester=requester)
+    engine = critical.decision
+    assert engine.conditions == ["MFA", "TIME_BOUND", "MANAGER_APPROVAL", "SESSION_RECORDING"]
+    reason = "The on-call manager approved this by phone during incident INC-7."
+    review = review_submit(request_id=critical.pk, reviewer=reviewer, action="override", reason=reason)
+    critical.refresh_from_db()
+    assert (review.outcome, review.against_engine, review.reason) == ("APPROVE_WITH_CONDITIONS", True, reason)
+    assert critical.status == RequestStatus.APPROVED
+    assert Grant.objects.get(request=critical).conditions == ["MFA", "TIME_BOUND"]
+    assert Decision.objects.get(pk=engine.pk).conditions == engine.conditions  # the engine's advice stays on record
+
+
+def test_overruling_a_hard_rule_takes_two_reviewers(requester, reviewer, roles, scenario_identities):
+    denied = decide(scenario_identities["dormant_admin"], roles["high"], requester=requester)
+    assert (denied.status, denied.decision.verdict, denied.decision.hard_rule) == (
+        RequestStatus.NEEDS_REVIEW,
+        "DENY",
+        "DORMANT_ADMIN_PRIVILEGED",
+    )
     reason = "Incident INC-204 needs the break-glass admin back for one hour."
-    review = review_submit(
-        request_id=denied.pk,
-        reviewer=reviewer,
-        action="override",
-        reason=reason,
-        hours=1,
-        extra_conditions=["SESSION_RECORDING"],
+    review_submit(request_id=denied.pk, reviewer=reviewer, action="override", reason=reason, hours=1)
+    denied.refresh_from_db()
+    assert denied.status == RequestStatus.NEEDS_REVIEW and not Grant.objects.exists()
+
+    second = make_user("second-reviewer", "reviewers")
+    review_submit(
+        request_id=denied.pk, reviewer=second, action="override", reason=reason, extra_conditions=["SESSION_RECORDING"]
     )
     denied.refresh_from_db()
-    assert (review.outcome, review.against_engine, review.reason) == ("APPROVE_WITH_CONDITIONS", True, reason)
     assert denied.status == RequestStatus.APPROVED
-    assert denied.decision.verdict == "DENY"  # the engine's advice stays on record
-    assert Grant.objects.get(request=denied).conditions == ["SESSION_RECORDING"]
+    grant = Grant.objects.get(request=denied)
+    assert grant.conditions == ["MFA", "TIME_BOUND", "SESSION_RECORDING"]
+    assert grant.expires_at - grant.starts_at == timedelta(hours=1)
+    assert denied.decision.verdict == "DENY"
 
 
 def test_override_must_actually_be_looser(awaiting, reviewer):
-    with pytest.raises(ReviewError, match="not looser"):
+    with pytest.raises(ReviewError, match="keeps every condition the engine asked for"):
         review_submit(
             request_id=awaiting.pk,
             reviewer=reviewer,
@@ -141,6 +163,12 @@ def test_override_must_actually_be_looser(awaiting, reviewer):
             reason="I want to approve this with the same conditions again.",
             extra_conditions=["MFA"],
         )
+
+
+def test_a_denial_ignores_the_duration_field(awaiting, reviewer):
+    review_submit(request_id=awaiting.pk, reviewer=reviewer, action="deny", hours=99)
+    awaiting.refresh_from_db()
+    assert awaiting.status == RequestStatus.DENIED
 
 
 def test_review_outcome_rejects_unknown_conditions_and_actions():
