@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 
 from decisions import advisor, policy, scoring
@@ -96,7 +96,7 @@ def request_claim(*, request_id: int, now: datetime) -> bool:
     stale_before = now - timedelta(seconds=settings.JIT_EVALUATION_STALE_SECONDS)
     claimable = Q(status=RequestStatus.PENDING) | Q(status=RequestStatus.EVALUATING, claimed_at__lt=stale_before)
     updated = AccessRequest.objects.filter(claimable, pk=request_id, decision__isnull=True).update(
-        status=RequestStatus.EVALUATING, claimed_at=now, last_error=""
+        status=RequestStatus.EVALUATING, claimed_at=now, last_error="", attempts=F("attempts") + 1
     )
     return updated == 1
 
@@ -119,7 +119,6 @@ def request_evaluate(*, request_id: int) -> Decision | None:
         return Decision.objects.filter(request_id=request_id).first()
 
     access_request = AccessRequest.objects.select_related("identity", "role").get(pk=request_id)
-    AccessRequest.objects.filter(pk=request_id).update(attempts=access_request.attempts + 1)
     recent_denials = Decision.objects.filter(
         request__identity_id=access_request.identity_id,
         verdict=Verdict.DENY,
