@@ -174,3 +174,15 @@ def test_the_export_shows_what_people_decided_beside_the_engine(client, reviewer
     assert row["reviews"] == "reviewer: APPROVE_WITH_CONDITIONS (against the engine)"
     assert row["overridden"] == "true"
     assert (row["granted_conditions"], row["granted_by"], row["status"]) == ("MFA;TIME_BOUND", "reviewer", "APPROVED")
+
+
+def test_a_refused_override_keeps_what_the_reviewer_typed(client, reviewer, awaiting):
+    client.force_login(reviewer)
+    response = client.post(
+        f"/decisions/requests/{awaiting.pk}/review/",
+        {"action": "override", "reason": "too short", "conditions": ["TICKET_REQUIRED"]},
+    )
+    body = response.content.decode()
+    assert "at least a sentence" in body
+    assert ">too short</textarea>" in body
+    assert 'value="TICKET_REQUIRED" checked' in body
