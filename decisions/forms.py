@@ -77,6 +77,14 @@ class AuditFilterForm(forms.Form):
 
     kind = forms.ChoiceField(choices=[("", "Any event"), *AuditKind.choices], required=False)
     request = forms.IntegerField(required=False, min_value=1, label="Request #")
+    hash = forms.RegexField(
+        regex=r"^[0-9a-f]{6,64}$",
+        required=False,
+        strip=True,
+        label="Hash",
+        help_text="The start (at least 6 characters) of an event's hash, e.g. from the CSV export's audit_hash.",
+        error_messages={"invalid": "Enter at least 6 characters of a hash (0–9, a–f)."},
+    )
 
     def filter(self, events):
         """Apply the (valid) filters to an AuditEvent queryset."""
@@ -85,6 +93,8 @@ class AuditFilterForm(forms.Form):
             events = events.filter(kind=data["kind"])
         if data.get("request"):
             events = events.filter(request_id=data["request"])
+        if data.get("hash"):
+            events = events.filter(hash__startswith=data["hash"])
         return events
 
     def active_filters(self) -> dict:

@@ -443,7 +443,7 @@ def test_audit_page_lists_events_newest_first_with_short_hashes(client, auditor,
     newest = events[0]
     assert newest.kind == AuditKind.EXPORTED
     page = response.content.decode()
-    assert f'<code title="{newest.hash}">{newest.hash[:12]}</code>' in page
+    assert f'<a href="?hash={newest.hash}" title="{newest.hash}"><code>{newest.hash[:12]}</code></a>' in page
     assert "filters: verdict=DENY; rows: 1" in page
     assert 'href="/decisions/audit/">Audit</a>' in page
 
@@ -588,3 +588,18 @@ def test_an_identity_change_through_the_admin_is_recorded(admin_client, reviewer
     assert event.data["changes"]["owner"] == {"from": None, "to": reviewer.identity.pk}
     assert event.data["changes"]["is_admin"] == {"from": True, "to": False}
     assert audit_verify().intact
+
+
+def test_an_auditor_finds_the_event_behind_an_exported_audit_hash(
+    client, auditor, requester, roles, scenario_identities
+):
+    access_request = decide(scenario_identities["standard_active"], roles["low"], requester=requester)
+    client.force_login(auditor)
+    body = b"".join(client.get("/decisions/export.csv").streaming_content).decode()
+    (row,) = csv.DictReader(io.StringIO(body))
+    page = client.get("/decisions/audit/", {"hash": row["audit_hash"]})
+    (event,) = page.context["page"]
+    assert (event.kind, event.request_id, event.hash) == ("evaluated", access_request.pk, row["audit_hash"])
+    assert client.get("/decisions/audit/", {"hash": row["audit_hash"][:8]}).context["page"].paginator.count == 1
+    bad = client.get("/decisions/audit/", {"hash": "xyz"})
+    assert "Enter at least 6 characters of a hash" in bad.content.decode()
