@@ -114,6 +114,7 @@ class AuditKind(models.TextChoices):
     IMPORTED = "imported"
     ROLE_CHANGED = "role_changed"
     IDENTITY_CHANGED = "identity_changed"
+    USER_CHANGED = "user_changed"
 
 
 class AuditEvent(models.Model):

@@ -1,6 +1,8 @@
 from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.contrib.auth.models import User
 from django.db import transaction
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 
 from decisions.audit import audit_record
 from decisions.models import AuditKind
@@ -49,7 +51,11 @@ class AuditedAdmin(admin.ModelAdmin):
 
 def plain(value):
     """A form value as the audit trail stores it: related objects by their primary key."""
-    return value.pk if isinstance(value, Model) else value
+    if isinstance(value, Model):
+        return value.pk
+    if isinstance(value, QuerySet | list | tuple):
+        return sorted(str(item) for item in value)
+    return value
 
 
 @admin.register(Role)
@@ -91,3 +97,12 @@ class AccessRequestAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+admin.site.unregister(User)
+
+
+@admin.register(User)
+class UserAdmin(AuditedAdmin, DjangoUserAdmin):
+    # Group membership decides who reviews and who audits: separation of duties rests on it.
+    audit_kind, audit_key = AuditKind.USER_CHANGED, "username"

@@ -532,6 +532,11 @@ def test_every_kind_of_state_change_leaves_an_event_and_the_chain_verifies(
         f"/admin/requests/identity/{identity.pk}/change/", identity_form(identity, owner=requester.identity.pk)
     )
     assert response.status_code == 302  # identity_changed
+    response = admin.post(
+        f"/admin/auth/user/{auditor.pk}/change/",
+        {"username": "auditor", "is_active": "on", "date_joined_0": "2026-01-01", "date_joined_1": "00:00:00"},
+    )
+    assert response.status_code == 302  # user_changed: the auditor leaves the auditors group
 
     assert set(AuditEvent.objects.values_list("kind", flat=True)) == set(AuditKind.values)
     result = audit_verify()
@@ -603,3 +608,24 @@ def test_an_auditor_finds_the_event_behind_an_exported_audit_hash(
     assert client.get("/decisions/audit/", {"hash": row["audit_hash"][:8]}).context["page"].paginator.count == 1
     bad = client.get("/decisions/audit/", {"hash": "xyz"})
     assert "Enter at least 6 characters of a hash" in bad.content.decode()
+
+
+def test_adding_a_user_to_the_reviewers_through_the_admin_is_recorded(admin_client, requester):
+    from django.contrib.auth.models import Group
+
+    reviewers = Group.objects.get(name="reviewers")
+    form = {
+        "username": requester.username,
+        "is_active": "on",
+        "groups": [str(g.pk) for g in requester.groups.all()] + [str(reviewers.pk)],
+        "date_joined_0": "2026-01-01",
+        "date_joined_1": "00:00:00",
+        "_save": "Save",
+    }
+    response = admin_client.post(f"/admin/auth/user/{requester.pk}/change/", form)
+    assert response.status_code == 302, response.content
+    (event,) = AuditEvent.objects.filter(kind=AuditKind.USER_CHANGED)
+    assert (event.actor, event.data["username"]) == ("root", "requester")
+    assert event.data["changes"]["groups"] == {"from": ["requesters"], "to": ["requesters", "reviewers"]}
+    assert set(requester.groups.values_list("name", flat=True)) == {"requesters", "reviewers"}
+    assert audit_verify().intact
