@@ -19,15 +19,18 @@ import csv
 import io
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pandas as pd
 from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_slug
 from django.db import transaction
 
+from decisions.audit import audit_record
+from decisions.models import AuditKind
 from requests.models import Identity, IdentityKind, PrivilegeLevel, Role
 
 IDENTITY_FORMATS = ("generic", "aws-credential-report")
@@ -779,3 +782,43 @@ def roles_import(*, rows, source: str, errors=(), skipped: int = 0) -> ImportRes
         else:
             skipped += 1
     return ImportResult(created=created, updated=updated, skipped=skipped)
+
+
+# ---------------------------------------------------------------------------------------------- command
+
+
+class ImportCommand(BaseCommand):
+    """What import_roles and import_identities share: read the whole file, refuse it whole on any
+    error, otherwise upsert and record the import on the audit trail in one transaction."""
+
+    target: str  # "roles" or "identities"
+    formats: tuple[str, ...]
+    file_help = "CSV file"
+
+    def read(self, path: Path, *, format: str) -> Parsed:
+        raise NotImplementedError
+
+    def upsert(self, **kwargs) -> ImportResult:
+        raise NotImplementedError
+
+    def add_arguments(self, parser):
+        parser.add_argument("file", help=self.file_help)
+        parser.add_argument("--format", choices=self.formats, default="generic")
+
+    def handle(self, *args, file, format, **options):
+        path = Path(file)
+        try:
+            parsed = self.read(path, format=format)
+            with transaction.atomic():
+                result = self.upsert(
+                    rows=parsed.rows, errors=parsed.errors, skipped=parsed.skipped, source=f"{format}:{path.name}"
+                )
+                summary = {"target": self.target, "file": path.name, "format": format, **asdict(result)}
+                audit_record(kind=AuditKind.IMPORTED, actor="cli", data=summary)
+        except OSError as exc:
+            raise CommandError(f"cannot read {file}: {exc.strerror or exc}") from exc
+        except ImportRejected as exc:
+            for error in exc.errors:
+                self.stderr.write(str(error))
+            raise CommandError(f"{len(exc.errors)} error(s) in {path.name}; nothing was imported") from exc
+        self.stdout.write(result.summary())

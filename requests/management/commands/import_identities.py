@@ -1,42 +1,16 @@
-from dataclasses import asdict
-from pathlib import Path
-
-from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
-
-from decisions.audit import audit_record
-from decisions.models import AuditKind
-from requests.importers import IDENTITY_FORMATS, ImportRejected, identities_import, read_identity_file
+from requests.importers import IDENTITY_FORMATS, ImportCommand, identities_import, read_identity_file
 
 
-class Command(BaseCommand):
+class Command(ImportCommand):
     help = (
         "Import identities from a file, upserting by username. The whole file is checked first: "
         "if any row is malformed, every error is printed and nothing is imported."
     )
+    target, formats = "identities", IDENTITY_FORMATS
+    file_help = "CSV file, or for aws-credential-report the CSV or GetCredentialReport JSON"
 
-    def add_arguments(self, parser):
-        parser.add_argument("file", help="CSV file, or for aws-credential-report the CSV or GetCredentialReport JSON")
-        parser.add_argument("--format", choices=IDENTITY_FORMATS, default="generic")
+    def read(self, path, *, format):
+        return read_identity_file(path, format=format)
 
-    def handle(self, *args, file, format, **options):
-        path = Path(file)
-        try:
-            parsed = read_identity_file(path, format=format)
-            # The import and its audit event are committed together, or neither is.
-            with transaction.atomic():
-                result = identities_import(
-                    rows=parsed.rows,
-                    errors=parsed.errors,
-                    skipped=parsed.skipped,
-                    source=f"{format}:{path.name}",
-                )
-                summary = {"target": "identities", "file": path.name, "format": format, **asdict(result)}
-                audit_record(kind=AuditKind.IMPORTED, actor="cli", data=summary)
-        except OSError as exc:
-            raise CommandError(f"cannot read {file}: {exc.strerror or exc}") from exc
-        except ImportRejected as exc:
-            for error in exc.errors:
-                self.stderr.write(str(error))
-            raise CommandError(f"{len(exc.errors)} error(s) in {path.name}; nothing was imported") from exc
-        self.stdout.write(result.summary())
+    def upsert(self, **kwargs):
+        return identities_import(**kwargs)
