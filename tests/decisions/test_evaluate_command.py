@@ -69,3 +69,17 @@ def test_bad_arguments_are_explained(roles, scenario_identities, args, message):
     with pytest.raises(CommandError, match=message):
         call_command("evaluate", *args)
     assert AccessRequest.objects.count() == 0
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_json_output_stays_one_object_when_notifications_print_to_the_console(
+    roles, scenario_identities, reviewer, settings, capsys
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+    reviewer.email = "rev@example.com"
+    reviewer.save()
+    call_command("evaluate", "--identity", "standard-45d", "--role", roles["high"].slug, "--json")
+    captured = capsys.readouterr()
+    result = json.loads(captured.out)
+    assert result["status"] == "NEEDS_REVIEW"
+    assert "is waiting for a reviewer" in captured.err  # the reviewers' e-mail, on stderr

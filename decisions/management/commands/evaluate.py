@@ -1,4 +1,6 @@
+import contextlib
 import json
+import sys
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
@@ -46,7 +48,10 @@ class Command(BaseCommand):
                 justification=options["justification"],
                 duration_hours=options["hours"],
             )
-        decision = request_evaluate(request_id=access_request.pk)
+        # Anything the pipeline prints (the console mail backend's notifications) goes to stderr, so
+        # that stdout carries only the result: one JSON object with --json.
+        with contextlib.redirect_stdout(sys.stderr):
+            decision = request_evaluate(request_id=access_request.pk)
         access_request.refresh_from_db()
         if options["json"]:
             self.stdout.write(json.dumps(decision_json(access_request, decision), indent=2))
