@@ -21,11 +21,14 @@ class AccessRequestForm(forms.Form):
     duration_hours = forms.IntegerField(label="Duration (hours)", min_value=1, max_value=720, initial=1)
 
     def clean_role(self):
-        slug = self.cleaned_data["role"].strip()
-        try:
-            return Role.objects.get(slug=slug)
-        except Role.DoesNotExist:
-            raise forms.ValidationError("No role with this identifier; pick one from the list.") from None
+        value = self.cleaned_data["role"].strip()
+        # The slug, as the list offers; a numeric id is accepted too, for clients posting the form directly.
+        role = Role.objects.filter(slug=value).first()
+        if role is None and value.isdigit():
+            role = Role.objects.filter(pk=int(value)).first()
+        if role is None:
+            raise forms.ValidationError("No role with this identifier; pick one from the list.")
+        return role
 
     def clean(self):
         cleaned = super().clean()

@@ -141,3 +141,11 @@ def test_signing_in_to_the_portal_does_not_count_as_activity(client, requester):
     assert client.login(username="requester", password="pw-for-tests-only")
     requester.identity.refresh_from_db()
     assert requester.identity.last_activity == dormant_since
+
+
+def test_request_form_accepts_a_role_id_as_well_as_its_slug(client, requester, roles):
+    client.force_login(requester)
+    client.post(
+        "/requests/new/", {"role": str(roles["medium"].pk), "justification": "Upload the report.", "duration_hours": 1}
+    )
+    assert AccessRequest.objects.get().role == roles["medium"]
