@@ -20,6 +20,7 @@ from requests.models import AWAITING_EVALUATION, AccessRequest, RequestStatus
 from requests.permissions import auditor_required, get_request_for_user, reviewer_required
 
 HISTORY_PAGE_SIZE = 50
+AUDIT_PAGE_SIZE = 50
 
 
 @login_required
@@ -112,25 +113,9 @@ def request_retry_view(request, pk: int):
 @auditor_required
 @require_GET
 def history(request):
-    form = HistoryFilterForm(request.GET or None)
     decisions = Decision.objects.select_related("request__identity", "request__role", "request__requester")
-    if form.is_bound and not form.is_valid():
-        decisions = decisions.none()
-    elif form.is_bound:
-        decisions = form.filter(decisions)
-    page = Paginator(decisions, HISTORY_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    return render(
-        request,
-        "decisions/history.html",
-        {
-            "form": form,
-            "page": page,
-            "query": query.urlencode(),
-            "filtered": bool(form.is_bound and form.is_valid() and form.active_filters()),
-        },
-    )
+    context = filtered_page(request, HistoryFilterForm, decisions, HISTORY_PAGE_SIZE)
+    return render(request, "decisions/history.html", context)
 
 
 @login_required
@@ -154,30 +139,28 @@ def export_csv(request):
     return response
 
 
-AUDIT_PAGE_SIZE = 50
-
-
 @login_required
 @auditor_required
 @require_GET
 def audit_trail(request):
     """The audit trail, newest first, filtered by kind of event and by request."""
-    form = AuditFilterForm(request.GET or None)
-    events = AuditEvent.objects.order_by("-seq")
+    context = filtered_page(request, AuditFilterForm, AuditEvent.objects.order_by("-seq"), AUDIT_PAGE_SIZE)
+    return render(request, "decisions/audit.html", context)
+
+
+def filtered_page(request, form_class, queryset, page_size: int) -> dict:
+    """The context of a filtered, paginated list: the form, the page, and the query string without
+    `page` for the pager's links. Invalid filters show nothing rather than everything."""
+    form = form_class(request.GET or None)
     if form.is_bound and not form.is_valid():
-        events = events.none()
+        queryset = queryset.none()
     elif form.is_bound:
-        events = form.filter(events)
-    page = Paginator(events, AUDIT_PAGE_SIZE).get_page(request.GET.get("page"))
+        queryset = form.filter(queryset)
     query = request.GET.copy()
     query.pop("page", None)
-    return render(
-        request,
-        "decisions/audit.html",
-        {
-            "form": form,
-            "page": page,
-            "query": query.urlencode(),
-            "filtered": bool(form.is_bound and form.is_valid() and form.active_filters()),
-        },
-    )
+    return {
+        "form": form,
+        "page": Paginator(queryset, page_size).get_page(request.GET.get("page")),
+        "query": query.urlencode(),
+        "filtered": bool(form.is_bound and form.is_valid() and form.active_filters()),
+    }

@@ -334,11 +334,17 @@ def parse_display_name(value: str) -> str:
     return name
 
 
+def parse_choice(value: str, choices: list[str]) -> str:
+    """One of `choices`, matched without regard to case or surrounding spaces."""
+    by_folded = {choice.casefold(): choice for choice in choices}
+    try:
+        return by_folded[value.strip().casefold()]
+    except KeyError:
+        raise CellError(f"{value!r} is not one of {', '.join(choices)}") from None
+
+
 def parse_kind(value: str) -> str:
-    kind = value.strip().lower()
-    if kind not in IdentityKind.values:
-        raise CellError(f"{value!r} is not one of {', '.join(IdentityKind.values)}")
-    return kind
+    return parse_choice(value, IdentityKind.values)
 
 
 def parse_generic_identities(frame: pd.DataFrame) -> Parsed:
@@ -554,10 +560,7 @@ def check_slug(value: str) -> str:
 
 
 def parse_level(value: str) -> str:
-    level = value.strip().upper()
-    if level not in PrivilegeLevel.values:
-        raise CellError(f"{value!r} is not one of {', '.join(PrivilegeLevel.values)}")
-    return level
+    return parse_choice(value, PrivilegeLevel.values)
 
 
 def parse_duration(value: str) -> int:
